@@ -1,0 +1,159 @@
+//! Building the one JSON object a module prints, and masking secrets in
+//! it as `AnsibleModule` does: a string equal to a `no_log` value becomes
+//! `VALUE_SPECIFIED_IN_NO_LOG_PARAMETER`, a string containing one has it
+//! replaced by `********`, everywhere in the result, `invocation` included.
+
+use serde_json::{Map, Value};
+
+use super::spec::Spec;
+use super::{Context, Failure, Outcome};
+
+const MASK_WHOLE: &str = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER";
+const MASK_PART: &str = "********";
+
+pub(super) fn failed_result(failure: &Failure) -> Map<String, Value> {
+    let mut result = Map::new();
+    result.insert("changed".into(), Value::Bool(false));
+    result.insert("failed".into(), Value::Bool(true));
+    result.insert("msg".into(), Value::String(failure.msg.clone()));
+    for (k, v) in &failure.data {
+        result.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    result
+}
+
+/// `invocation.module_args`: the validated options. The spec is used only
+/// to keep the canonical names first.
+pub(super) fn invocation(params: &Map<String, Value>, spec: &Spec) -> Value {
+    let mut args = canonical_params(params, spec);
+    for (k, v) in params {
+        args.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    let mut inv = Map::new();
+    inv.insert("module_args".into(), Value::Object(args));
+    Value::Object(inv)
+}
+
+/// The options under their canonical names only, as typed parameters see
+/// them (aliases are already copied onto their canonical names).
+pub(super) fn canonical_params(params: &Map<String, Value>, spec: &Spec) -> Map<String, Value> {
+    spec.options
+        .iter()
+        .map(|o| {
+            (
+                o.name.to_string(),
+                params.get(o.name).cloned().unwrap_or(Value::Null),
+            )
+        })
+        .collect()
+}
+
+pub(super) fn render(
+    outcome: Result<Outcome, Failure>,
+    ctx: Context<'_>,
+    invocation: Value,
+    secrets: &[String],
+) -> Map<String, Value> {
+    let mut result = match outcome {
+        Ok(outcome) => {
+            let mut result = Map::new();
+            result.insert("changed".into(), Value::Bool(outcome.changed));
+            result.insert("failed".into(), Value::Bool(false));
+            if let Some(msg) = outcome.msg {
+                result.insert("msg".into(), Value::String(msg));
+            }
+            if ctx.internal.diff {
+                if let Some(diff) = outcome.diff {
+                    result.insert("diff".into(), diff);
+                }
+            }
+            for (k, v) in outcome.data {
+                result.entry(k).or_insert(v);
+            }
+            result
+        }
+        Err(failure) => failed_result(&failure),
+    };
+    if !ctx.warnings.is_empty() {
+        result.insert(
+            "warnings".into(),
+            Value::Array(ctx.warnings.into_iter().map(Value::String).collect()),
+        );
+    }
+    result.insert("invocation".into(), invocation);
+    masked(result, secrets)
+}
+
+pub(super) fn masked(result: Map<String, Value>, secrets: &[String]) -> Map<String, Value> {
+    match mask(Value::Object(result), secrets) {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// Masks every secret anywhere in `value`. Dict keys, booleans and nulls are
+/// left alone, as Python's `remove_values` does.
+pub fn mask(value: Value, secrets: &[String]) -> Value {
+    if secrets.is_empty() {
+        return value;
+    }
+    match value {
+        Value::String(s) => Value::String(mask_str(s, secrets)),
+        Value::Number(n) => {
+            let text = n.to_string();
+            if secrets.iter().any(|secret| text.contains(secret.as_str())) {
+                Value::String(MASK_WHOLE.to_string())
+            } else {
+                Value::Number(n)
+            }
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(|v| mask(v, secrets)).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, mask(v, secrets)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn mask_str(s: String, secrets: &[String]) -> String {
+    if secrets.contains(&s) {
+        return MASK_WHOLE.to_string();
+    }
+    let mut out = s;
+    // Longer secrets first, so that a secret containing another is masked whole.
+    let mut ordered: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
+    ordered.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    for secret in ordered {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), MASK_PART);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn masks_whole_and_partial_values_everywhere() {
+        let secrets = vec!["hunter2".to_string()];
+        let masked = mask(
+            json!({"password": "hunter2", "msg": "user hunter2 x", "n": [true, null, "hunter2"], "hunter2": 1}),
+            &secrets,
+        );
+        assert_eq!(
+            masked,
+            json!({"password": MASK_WHOLE, "msg": "user ******** x", "n": [true, null, MASK_WHOLE], "hunter2": 1})
+        );
+    }
+
+    #[test]
+    fn numbers_containing_a_secret_are_masked() {
+        let secrets = vec!["42".to_string()];
+        assert_eq!(mask(json!({"a": 1428}), &secrets), json!({"a": MASK_WHOLE}));
+    }
+}
