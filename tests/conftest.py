@@ -1,0 +1,63 @@
+"""Shared helpers: where the built modules are, and how to run them the way
+ansible-core does (binary + args file) or through ansible itself."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MODULES = ROOT / "roles" / "proxmox_cluster" / "library"
+STANDINS = Path(__file__).resolve().parent / "standins"
+VENV_BIN = ROOT / ".venv" / "bin"
+
+
+def module_path(name: str) -> Path:
+    path = MODULES / name
+    if not path.exists():
+        pytest.fail(f"{path} is missing: run scripts/build first")
+    return path
+
+
+def run_module(name: str, args: dict, tmp_path: Path, env: dict | None = None):
+    """Runs a module binary exactly as ansible-core does: one argument, the
+    path of a JSON args file. Returns (result dict, stdout text, exit code)."""
+    args_file = tmp_path / "args"
+    args_file.write_text(json.dumps(args))
+    proc = subprocess.run(
+        [str(module_path(name)), str(args_file)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
+    lines = [l for l in proc.stdout.splitlines() if l.strip()]
+    assert len(lines) == 1, f"expected exactly one JSON line, got: {proc.stdout!r}"
+    return json.loads(lines[0]), proc.stdout, proc.returncode
+
+
+def ansible_env(extra_path: Path | None = None) -> dict:
+    env = dict(os.environ)
+    env["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
+    env["ANSIBLE_NOCOLOR"] = "1"
+    env["ANSIBLE_LOCALHOST_WARNING"] = "0"
+    env["ANSIBLE_INVENTORY_UNPARSED_WARNING"] = "0"
+    path = [str(VENV_BIN)] + ([str(extra_path)] if extra_path else []) + [env.get("PATH", "")]
+    env["PATH"] = os.pathsep.join(path)
+    return env
+
+
+def replay_dir(tmp_path: Path, status: str, nodes: str = "", status_err: str = "", status_rc: int = 0,
+               nodes_err: str = "", nodes_rc: int = 0) -> Path:
+    """Writes the answers the pvecm stand-in replays."""
+    d = tmp_path / "replay"
+    d.mkdir(exist_ok=True)
+    (d / "status.stdout").write_text(status)
+    (d / "status.stderr").write_text(status_err)
+    (d / "status.rc").write_text(str(status_rc))
+    (d / "nodes.stdout").write_text(nodes)
+    (d / "nodes.stderr").write_text(nodes_err)
+    (d / "nodes.rc").write_text(str(nodes_rc))
+    return d
