@@ -811,12 +811,8 @@ pub fn parse_status(stdout: &str, stderr: &str) -> Result<StatusReport, ParseErr
             what: "the Cluster information block is not followed by corosync's quorum information"
                 .to_string(),
         });
-    } else if has_text(stdout) {
-        // Only blank lines and no section: nothing was understood.
-        return Err(ParseError::Incomplete {
-            what: "no known section in the output".to_string(),
-        });
     } else {
+        // stdout held only blank lines: any other line would have failed above.
         return Err(ParseError::Empty);
     };
 
