@@ -50,6 +50,7 @@ struct Case {
     expect: Expect,
 }
 
+#[allow(clippy::too_many_arguments)] // one table column each
 fn r(
     cluster_name: Option<&'static str>,
     quorate: bool,
@@ -647,4 +648,21 @@ fn parsers_never_panic_on_odd_input() {
         let _ = parse_status("", input);
         let _ = parse_nodes(input, input);
     }
+}
+
+/// Parse time of the 32-node status; run with `cargo test --release -- --ignored --nocapture`.
+#[test]
+#[ignore = "benchmark"]
+fn bench_32_node_status() {
+    let text = fixture("status-pve8-32node.stdout");
+    let conf = CorosyncConf::parse(&fixture("corosync-conf-matrix-3node.conf")).unwrap();
+    let rounds = 10_000u32;
+    let start = std::time::Instant::now();
+    for _ in 0..rounds {
+        let report = parse_status(std::hint::black_box(&text), "").unwrap();
+        let status = ClusterStatus::from_parts(&report, None, Some(&conf));
+        std::hint::black_box(status);
+    }
+    let per = start.elapsed() / rounds;
+    println!("32-node pvecm status: {per:?} per parse + merge");
 }
