@@ -8,8 +8,11 @@
 //! * [`corosync_conf`]: `corosync.conf` read and written the way PVE does.
 //! * [`quorum`]: [`quorum::assess`] compares a status with what the user expects.
 //! * [`names`]: cluster and node name rules.
+//! * [`probe`]: the one I/O piece: runs `pvecm` through the command door
+//!   and reads `corosync.conf`, then hands the text to the parsers.
 
 pub mod corosync_conf;
 pub mod names;
+pub mod probe;
 pub mod quorum;
 pub mod status;

@@ -76,8 +76,12 @@ pub fn read(runner: &dyn Runner, conf_path: &Path) -> Result<Probe, ProbeError> 
     let status_out = runner
         .run(&Cmd::new("pvecm").arg("status").timeout(timeout))
         .map_err(ProbeError::Command)?;
-    let report = parse_status(&status_out.stdout, &status_out.stderr)
-        .map_err(|error| ProbeError::Parse { error, output: status_out.clone() })?;
+    let report = parse_status(&status_out.stdout, &status_out.stderr).map_err(|error| {
+        ProbeError::Parse {
+            error,
+            output: status_out.clone(),
+        }
+    })?;
     let mut raw = vec![status_out];
     let mut warnings = Vec::new();
 
@@ -89,7 +93,9 @@ pub fn read(runner: &dyn Runner, conf_path: &Path) -> Result<Probe, ProbeError> 
             Ok(parsed) => Some(parsed),
             // Corosync may stop between the two calls; the status read alone still stands.
             Err(err) => {
-                warnings.push(format!("could not read node names from 'pvecm nodes': {err}"));
+                warnings.push(format!(
+                    "could not read node names from 'pvecm nodes': {err}"
+                ));
                 None
             }
         };
@@ -110,7 +116,11 @@ pub fn read(runner: &dyn Runner, conf_path: &Path) -> Result<Probe, ProbeError> 
         Err(_) => None,
     };
     let status = ClusterStatus::from_parts(&report, nodes.as_ref(), conf.as_ref());
-    Ok(Probe { status, raw, warnings })
+    Ok(Probe {
+        status,
+        raw,
+        warnings,
+    })
 }
 
 /// One line a person reads first: where this node stands.
@@ -123,7 +133,10 @@ pub fn summary(status: &ClusterStatus) -> String {
     if !status.in_cluster {
         return format!("{me} is not in a cluster");
     }
-    let cluster = status.cluster_name.as_deref().map_or_else(|| "a cluster".to_string(), |n| format!("cluster '{n}'"));
+    let cluster = status
+        .cluster_name
+        .as_deref()
+        .map_or_else(|| "a cluster".to_string(), |n| format!("cluster '{n}'"));
     if !status.corosync_running {
         return format!("{me} is configured for {cluster} but corosync is not running");
     }
@@ -131,6 +144,10 @@ pub fn summary(status: &ClusterStatus) -> String {
         "{me} is in {cluster}: {} of {} nodes online, {}",
         status.online_count,
         status.node_count,
-        if status.quorate { "quorate" } else { "not quorate" }
+        if status.quorate {
+            "quorate"
+        } else {
+            "not quorate"
+        }
     )
 }

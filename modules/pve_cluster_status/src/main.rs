@@ -31,17 +31,28 @@ impl Module for ClusterStatus {
         }
         let status = &probe.status;
         let Value::Object(mut data) = serde_json::to_value(status).unwrap_or_default() else {
-            return Err(Failure::new("internal error: the cluster status is not an object"));
+            return Err(Failure::new(
+                "internal error: the cluster status is not an object",
+            ));
         };
         if let Some(target) = &params.cluster_name {
-            let in_target = status.in_cluster && status.cluster_name.as_deref() == Some(target.as_str());
+            let in_target =
+                status.in_cluster && status.cluster_name.as_deref() == Some(target.as_str());
             data.insert("in_target_cluster".into(), Value::Bool(in_target));
-            data.insert("in_other_cluster".into(), Value::Bool(status.in_cluster && !in_target));
+            data.insert(
+                "in_other_cluster".into(),
+                Value::Bool(status.in_cluster && !in_target),
+            );
         }
         let mut facts = Map::new();
         facts.insert("pve_cluster".into(), Value::Object(data.clone()));
         data.insert("ansible_facts".into(), Value::Object(facts));
-        Ok(Outcome { changed: false, msg: Some(probe::summary(status)), diff: None, data })
+        Ok(Outcome {
+            changed: false,
+            msg: Some(probe::summary(status)),
+            diff: None,
+            data,
+        })
     }
 }
 

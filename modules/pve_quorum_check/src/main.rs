@@ -42,10 +42,17 @@ impl Module for QuorumCheck {
         let expected_nodes = match params.expected_nodes {
             None => None,
             Some(n) if n >= 1 => usize::try_from(n).ok(),
-            Some(n) => return Err(Failure::new(format!("expected_nodes must be at least 1, got {n}"))),
+            Some(n) => {
+                return Err(Failure::new(format!(
+                    "expected_nodes must be at least 1, got {n}"
+                )))
+            }
         };
         if params.timeout < 0 {
-            return Err(Failure::new(format!("timeout must be 0 or more seconds, got {}", params.timeout)));
+            return Err(Failure::new(format!(
+                "timeout must be 0 or more seconds, got {}",
+                params.timeout
+            )));
         }
         if !(params.interval > 0.0 && params.interval <= 60.0) {
             return Err(Failure::new(format!(
@@ -100,9 +107,14 @@ impl Module for QuorumCheck {
                 // A stopped or restarting corosync or pmxcfs may come back within the timeout.
                 Err(err @ (ProbeError::Parse { .. } | ProbeError::Command(_))) if out_of_time => {
                     let failure: Failure = err.into();
-                    return Err(failure.with("healthy", false).with("waited", round(waited)).with("attempts", attempts));
+                    return Err(failure
+                        .with("healthy", false)
+                        .with("waited", round(waited))
+                        .with("attempts", attempts));
                 }
-                Err(ProbeError::Command(err @ library::cmd::CmdError::NotFound { .. })) => return Err(err.into()),
+                Err(ProbeError::Command(err @ library::cmd::CmdError::NotFound { .. })) => {
+                    return Err(err.into())
+                }
                 Err(_) => {}
             }
             std::thread::sleep(interval);
