@@ -39,7 +39,7 @@ pub enum ProbeError {
         /// What was wrong.
         error: ParseError,
         /// The command whose output it was.
-        output: CmdOutput,
+        output: Box<CmdOutput>,
     },
 }
 
@@ -79,7 +79,7 @@ pub fn read(runner: &dyn Runner, conf_path: &Path) -> Result<Probe, ProbeError> 
     let report = parse_status(&status_out.stdout, &status_out.stderr).map_err(|error| {
         ProbeError::Parse {
             error,
-            output: status_out.clone(),
+            output: Box::new(status_out.clone()),
         }
     })?;
     let mut raw = vec![status_out];
