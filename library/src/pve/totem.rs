@@ -166,7 +166,7 @@ pub struct Plan {
     pub config_version_after: u64,
     /// The new file text (PVE's writer format); the old text when nothing changes.
     pub after: String,
-    /// The plain values of the resulting `totem` section, in file order.
+    /// The plain values of the resulting `totem` section, sorted by key.
     pub totem: Vec<(String, String)>,
 }
 
@@ -209,7 +209,7 @@ pub fn plan(text: &str, settings: &[(String, Setting)]) -> Result<Plan, TotemErr
             .map_err(TotemError::NoConfigVersion)?;
         (next, conf.render())
     };
-    let totem = conf
+    let mut totem: Vec<(String, String)> = conf
         .totem()
         .map(|section| {
             section
@@ -224,6 +224,8 @@ pub fn plan(text: &str, settings: &[(String, Setting)]) -> Result<Plan, TotemErr
                 .collect()
         })
         .unwrap_or_default();
+    // The order the written file has.
+    totem.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(Plan {
         changes,
         config_version_before,

@@ -161,8 +161,13 @@ fn a_second_run_changes_nothing() {
     let args = json!({"totem": {"token": 10000, "token_coefficient": 125, "secauth": true}});
     let (first, _) = bed.run(args.clone());
     assert_eq!(first["changed_keys"], json!(["token", "token_coefficient"]));
+    let keys: Vec<&String> = first["totem"].as_object().expect("totem").keys().collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted, "totem is returned in file order");
     let written = bed.text();
     let (second, code) = bed.run(args);
+    assert_eq!(second["totem"], first["totem"]);
     assert_eq!(code, 0, "{second}");
     assert_eq!(second["changed"], json!(false));
     assert_eq!(second["changed_keys"], json!([]));
