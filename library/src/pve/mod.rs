@@ -8,6 +8,7 @@
 //! * [`corosync_conf`]: `corosync.conf` read and written the way PVE does.
 //! * [`quorum`]: [`quorum::assess`] compares a status with what the user expects.
 //! * [`names`]: cluster and node name rules.
+//! * [`totem`]: planning a change of `totem` settings, PVE's way.
 //! * [`probe`]: the one I/O piece: runs `pvecm` through the command door
 //!   and reads `corosync.conf`, then hands the text to the parsers.
 
@@ -16,3 +17,4 @@ pub mod names;
 pub mod probe;
 pub mod quorum;
 pub mod status;
+pub mod totem;
