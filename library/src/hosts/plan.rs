@@ -72,7 +72,7 @@ pub enum Change {
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Change::Added { line, text } => write!(f, "line {line}: added '{text}'"),
+            Change::Added { line, text } => write!(f, "added '{text}' as line {line}"),
             Change::Rewritten {
                 line,
                 before,
@@ -102,7 +102,7 @@ impl fmt::Display for Change {
 #[serde(tag = "notice", rename_all = "snake_case")]
 pub enum Notice {
     /// The local host name is none of the nodes' names, so its own entries
-    /// were not fixed.
+    /// were not fixed. Only with `state: present`.
     LocalHostNotANode { hostname: String },
     /// In the new file, `name` (the local host name or its first label)
     /// maps to a loopback address on these lines (numbers in the new
@@ -299,7 +299,9 @@ pub fn plan(content: &str, nodes: &[Node], options: &Options) -> Plan {
         }
     }
 
-    let notices = local.map(|local| local.notices(&lines)).unwrap_or_default();
+    let notices = local
+        .map(|local| local.notices(&lines, present))
+        .unwrap_or_default();
     let content = if changes.is_empty() {
         content.to_string()
     } else {
@@ -431,9 +433,9 @@ impl LocalHost {
         }
     }
 
-    fn notices(&self, lines: &[Line]) -> Vec<Notice> {
+    fn notices(&self, lines: &[Line], present: bool) -> Vec<Notice> {
         let mut notices = Vec::new();
-        if self.node.is_none() {
+        if present && self.node.is_none() {
             notices.push(Notice::LocalHostNotANode {
                 hostname: self.hostname.clone(),
             });
