@@ -19,27 +19,14 @@ pub struct HostsFile {
 
 impl HostsFile {
     pub fn parse(content: &str) -> HostsFile {
-        let mut lines = Vec::new();
-        let mut rest = content;
-        while !rest.is_empty() {
-            let (raw, eol_len, next) = match rest.find('\n') {
-                Some(pos) => (rest.get(..pos).unwrap_or(""), 1, rest.get(pos + 1..)),
-                None => (rest, 0, None),
-            };
-            let (text, eol) = if eol_len == 0 {
-                (raw, "")
-            } else if let Some(stripped) = raw.strip_suffix('\r') {
-                (stripped, "\r\n")
-            } else {
-                (raw, "\n")
-            };
-            lines.push(Line {
-                text: text.to_string(),
-                eol,
-            });
-            rest = next.unwrap_or("");
+        HostsFile {
+            lines: split_lines(content)
+                .map(|(text, eol)| Line {
+                    text: text.to_string(),
+                    eol,
+                })
+                .collect(),
         }
-        HostsFile { lines }
     }
 
     pub fn render(&self) -> String {
@@ -51,6 +38,29 @@ impl HostsFile {
         }
         out
     }
+}
+
+/// The lines of `content` without their terminators, and the terminators.
+pub(crate) fn split_lines(content: &str) -> impl Iterator<Item = (&str, &'static str)> {
+    let mut rest = content;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let (raw, next) = match rest.find('\n') {
+            Some(pos) => (rest.get(..pos).unwrap_or(""), rest.get(pos + 1..)),
+            None => (rest, None),
+        };
+        let line = match next {
+            None => (raw, ""),
+            Some(_) => match raw.strip_suffix('\r') {
+                Some(stripped) => (stripped, "\r\n"),
+                None => (raw, "\n"),
+            },
+        };
+        rest = next.unwrap_or("");
+        Some(line)
+    })
 }
 
 /// What the resolver sees in a line: an address and names, each with its
@@ -83,6 +93,22 @@ pub fn parse_entry(text: &str) -> Option<Entry> {
         names: spans.collect(),
         comment,
     })
+}
+
+/// The address of an entry line and the part before any comment, without
+/// allocating; `None` where [`parse_entry`] gives `None`.
+pub(crate) fn quick_entry(text: &str) -> Option<(IpAddr, &str)> {
+    let body = text
+        .get(..text.find('#').unwrap_or(text.len()))
+        .unwrap_or("");
+    let first = token_spans(body).next()?;
+    let ip = body.get(first)?.parse::<IpAddr>().ok()?;
+    Some((ip, body))
+}
+
+/// The name fields of an entry's body (as returned by [`quick_entry`]).
+pub(crate) fn name_tokens(body: &str) -> impl Iterator<Item = &str> {
+    token_spans(body).skip(1).filter_map(|span| body.get(span))
 }
 
 fn token_spans(body: &str) -> impl Iterator<Item = Range<usize>> + '_ {

@@ -1,14 +1,16 @@
 //! Planning: from the current content and the validated nodes to the new
 //! content and a list of what changed. Pure; no I/O.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 use std::ops::Range;
 
 use serde::Serialize;
 
-use super::file::{parse_entry, Entry, HostsFile, Line};
+use super::file::{name_tokens, parse_entry, quick_entry, split_lines, Entry};
 use super::node::{is_loopback, Node};
 
 /// The `state` option.
@@ -162,7 +164,6 @@ impl Plan {
 /// Computes the new hosts file. See the module documentation for the rules.
 /// Runs in time linear in the size of the file.
 pub fn plan(content: &str, nodes: &[Node], options: &Options) -> Plan {
-    let file = HostsFile::parse(content);
     let index = Index::new(nodes);
     let local = options
         .local_hostname
@@ -185,127 +186,158 @@ pub fn plan(content: &str, nodes: &[Node], options: &Options) -> Plan {
 
     let present = options.state == State::Present;
     let mut claimed = vec![false; nodes.len()];
-    let mut lines: Vec<Line> = Vec::with_capacity(file.lines.len() + nodes.len());
+    let mut lines: Vec<(Cow<'_, str>, &'static str)> = Vec::new();
     let mut changes = Vec::new();
     let mut key = String::new();
+    let mut tracker = local.as_ref().map(LocalTracker::new);
 
-    for (i, line) in file.lines.into_iter().enumerate() {
+    for (i, (text, eol)) in split_lines(content).enumerate() {
         let number = i + 1;
-        let Some(entry) = parse_entry(&line.text) else {
-            lines.push(line);
+        let Some((ip, body)) = quick_entry(text) else {
+            lines.push((Cow::Borrowed(text), eol));
             continue;
         };
         let target = if present {
             index
                 .by_ip
-                .get(&entry.ip)
+                .get(&ip)
                 .copied()
                 .filter(|k| claimed.get(*k).is_some_and(|c| !c))
         } else {
             None
         };
-        if let (Some(k), Some(node)) = (target, target.and_then(|k| nodes.get(k))) {
-            if let Some(c) = claimed.get_mut(k) {
-                *c = true;
-            }
-            match canonical_text(&line.text, &entry, k, node, &index, &mut key) {
-                None => lines.push(line),
-                Some(after) => {
-                    changes.push(Change::Rewritten {
-                        line: number,
-                        before: line.text.clone(),
-                        after: after.clone(),
-                    });
-                    lines.push(Line {
-                        text: after,
-                        eol: line.eol,
-                    });
+        let loopback = is_loopback(ip);
+        let mut removable = |name: &str| {
+            index.is_managed(name, &mut key)
+                || (loopback && loopback_extra.iter().any(|n| n.eq_ignore_ascii_case(name)))
+        };
+        // One pass over the names decides whether the line is edited and
+        // notes where the local names stand, for the common kept line.
+        let mut edit = false;
+        let mut local_hits = 0u8;
+        if target.is_none() {
+            let editable = !loopback || options.fix_loopback;
+            for name in name_tokens(body) {
+                if editable && !edit && removable(name) {
+                    edit = true;
+                    if tracker.is_none() {
+                        break;
+                    }
+                }
+                if let Some(tracker) = &tracker {
+                    local_hits |= tracker.matches(name);
                 }
             }
-            continue;
         }
-
-        let loopback = is_loopback(entry.ip);
-        if loopback && !options.fix_loopback {
-            lines.push(line);
-            continue;
+        let new_text: Option<Cow<'_, str>> = match (target, target.and_then(|k| nodes.get(k))) {
+            (Some(k), Some(node)) => {
+                if let Some(c) = claimed.get_mut(k) {
+                    *c = true;
+                }
+                match parse_entry(text).and_then(|entry| canonical_text(text, &entry, node, &index))
+                {
+                    None => Some(Cow::Borrowed(text)),
+                    Some(after) => {
+                        changes.push(Change::Rewritten {
+                            line: number,
+                            before: text.to_string(),
+                            after: after.clone(),
+                        });
+                        Some(Cow::Owned(after))
+                    }
+                }
+            }
+            _ if !edit => {
+                if let Some(tracker) = tracker.as_mut() {
+                    tracker.record(lines.len() + 1, loopback, local_hits);
+                }
+                lines.push((Cow::Borrowed(text), eol));
+                continue;
+            }
+            _ => {
+                let entry = parse_entry(text);
+                let all = entry.as_ref().map(|e| e.names.as_slice()).unwrap_or(&[]);
+                let removed: Vec<Range<usize>> = all
+                    .iter()
+                    .filter(|span| removable(text.get((*span).clone()).unwrap_or("")))
+                    .cloned()
+                    .collect();
+                let names: Vec<String> = removed
+                    .iter()
+                    .map(|s| text.get(s.clone()).unwrap_or("").to_string())
+                    .collect();
+                match entry {
+                    Some(entry) if removed.len() < entry.names.len() => {
+                        let after = remove_spans(text, &entry, &removed);
+                        changes.push(Change::NamesRemoved {
+                            line: number,
+                            names,
+                            before: text.to_string(),
+                            after: after.clone(),
+                        });
+                        Some(Cow::Owned(after))
+                    }
+                    _ => {
+                        changes.push(Change::LineRemoved {
+                            line: number,
+                            names,
+                            text: text.to_string(),
+                        });
+                        None
+                    }
+                }
+            }
+        };
+        if let Some(new_text) = new_text {
+            if let Some(tracker) = tracker.as_mut() {
+                tracker.observe_text(lines.len() + 1, &new_text);
+            }
+            lines.push((new_text, eol));
         }
-        let removed: Vec<Range<usize>> = entry
-            .names
-            .iter()
-            .filter(|span| {
-                let name = line.text.get((*span).clone()).unwrap_or("");
-                lower_into(&mut key, name);
-                index.by_name.contains_key(key.as_str())
-                    || (loopback && loopback_extra.contains(&key))
-            })
-            .cloned()
-            .collect();
-        if removed.is_empty() {
-            lines.push(line);
-            continue;
-        }
-        let names: Vec<String> = removed
-            .iter()
-            .map(|s| line.text.get(s.clone()).unwrap_or("").to_string())
-            .collect();
-        if removed.len() == entry.names.len() {
-            changes.push(Change::LineRemoved {
-                line: number,
-                names,
-                text: line.text,
-            });
-            continue;
-        }
-        let after = remove_spans(&line.text, &entry, &removed);
-        changes.push(Change::NamesRemoved {
-            line: number,
-            names,
-            before: line.text.clone(),
-            after: after.clone(),
-        });
-        lines.push(Line {
-            text: after,
-            eol: line.eol,
-        });
     }
 
     if present {
-        let eol = content
-            .find('\n')
-            .map(|pos| {
-                if pos > 0 && content.as_bytes().get(pos - 1) == Some(&b'\r') {
-                    "\r\n"
-                } else {
-                    "\n"
-                }
-            })
+        let eol = split_lines(content)
+            .next()
+            .map(|(_, eol)| eol)
+            .filter(|eol| !eol.is_empty())
             .unwrap_or("\n");
         for (node, _) in nodes.iter().zip(&claimed).filter(|(_, c)| !**c) {
             if let Some(last) = lines.last_mut() {
-                if last.eol.is_empty() {
-                    last.eol = eol;
+                if last.1.is_empty() {
+                    last.1 = eol;
                 }
             }
             let text = node.canonical_line();
-            lines.push(Line {
-                text: text.clone(),
-                eol,
-            });
+            if let Some(tracker) = tracker.as_mut() {
+                tracker.observe_text(lines.len() + 1, &text);
+            }
             changes.push(Change::Added {
-                line: lines.len(),
-                text,
+                line: lines.len() + 1,
+                text: text.clone(),
             });
+            lines.push((Cow::Owned(text), eol));
         }
     }
 
-    let notices = local
-        .map(|local| local.notices(&lines, present))
-        .unwrap_or_default();
+    let mut notices = Vec::new();
+    if let (Some(local), Some(tracker)) = (&local, tracker) {
+        if present && local.node.is_none() {
+            notices.push(Notice::LocalHostNotANode {
+                hostname: local.hostname.clone(),
+            });
+        }
+        notices.extend(tracker.notices());
+    }
     let content = if changes.is_empty() {
         content.to_string()
     } else {
-        HostsFile { lines }.render()
+        let mut out = String::with_capacity(content.len() + 64 * nodes.len());
+        for (text, eol) in &lines {
+            out.push_str(text);
+            out.push_str(eol);
+        }
+        out
     };
     Plan {
         content,
@@ -316,21 +348,81 @@ pub fn plan(content: &str, nodes: &[Node], options: &Options) -> Plan {
 
 struct Index {
     /// Lower-cased name to the node it belongs to.
-    by_name: HashMap<String, usize>,
-    by_ip: HashMap<IpAddr, usize>,
+    by_name: HashMap<String, usize, Fnv>,
+    by_ip: HashMap<IpAddr, usize, Fnv>,
+    /// Lengths and lower-cased first bytes of the names: most names in a
+    /// large file are rejected by these without hashing.
+    lengths: [bool; 256],
+    firsts: [bool; 256],
 }
 
 impl Index {
     fn new(nodes: &[Node]) -> Index {
-        let mut by_name = HashMap::new();
-        let mut by_ip = HashMap::new();
+        let mut by_name = HashMap::default();
+        let mut by_ip = HashMap::default();
         for (k, node) in nodes.iter().enumerate() {
             for name in node.names() {
                 by_name.entry(name.to_ascii_lowercase()).or_insert(k);
             }
             by_ip.entry(node.ip()).or_insert(k);
         }
-        Index { by_name, by_ip }
+        let mut lengths = [false; 256];
+        let mut firsts = [false; 256];
+        for name in by_name.keys() {
+            if let Some(slot) = lengths.get_mut(name.len()) {
+                *slot = true;
+            }
+            if let Some(slot) = name
+                .bytes()
+                .next()
+                .and_then(|b| firsts.get_mut(usize::from(b)))
+            {
+                *slot = true;
+            }
+        }
+        Index {
+            by_name,
+            by_ip,
+            lengths,
+            firsts,
+        }
+    }
+
+    /// Whether `name` belongs to a node, compared without ASCII case.
+    fn is_managed(&self, name: &str, key: &mut String) -> bool {
+        let first = name.bytes().next().map(|b| b.to_ascii_lowercase());
+        if !self.lengths.get(name.len()).copied().unwrap_or(false)
+            || !first.is_some_and(|b| self.firsts.get(usize::from(b)).copied().unwrap_or(false))
+        {
+            return false;
+        }
+        lower_into(key, name);
+        self.by_name.contains_key(key.as_str())
+    }
+}
+
+/// FNV-1a: the keys are a handful of names and addresses; SipHash's
+/// protection against flooding buys nothing here and costs time per line.
+type Fnv = BuildHasherDefault<FnvHasher>;
+
+struct FnvHasher(u64);
+
+impl Default for FnvHasher {
+    fn default() -> Self {
+        FnvHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for FnvHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
     }
 }
 
@@ -344,28 +436,20 @@ fn lower_into(buf: &mut String, name: &str) {
 /// Names of other nodes are dropped, the node's own names come first in
 /// canonical order, then every unmanaged name of the line in its order.
 /// A trailing comment is kept with the spacing before it.
-fn canonical_text(
-    text: &str,
-    entry: &Entry,
-    k: usize,
-    node: &Node,
-    index: &Index,
-    key: &mut String,
-) -> Option<String> {
+fn canonical_text(text: &str, entry: &Entry, node: &Node, index: &Index) -> Option<String> {
+    let mut key = String::new();
     let mut desired: Vec<&str> = node.names().iter().map(String::as_str).collect();
     let mut current: Vec<&str> = Vec::with_capacity(entry.names.len());
     for span in &entry.names {
         let name = text.get(span.clone()).unwrap_or("");
         current.push(name);
-        lower_into(key, name);
-        if !index.by_name.contains_key(key.as_str()) {
+        if !index.is_managed(name, &mut key) {
             desired.push(name);
         }
     }
     if current == desired {
         return None;
     }
-    debug_assert!(index.by_ip.get(&entry.ip) == Some(&k));
     let mut out = node.canonical_line();
     for name in desired.iter().skip(node.names().len()) {
         out.push(' ');
@@ -432,46 +516,67 @@ impl LocalHost {
             node,
         }
     }
+}
 
-    fn notices(&self, lines: &[Line], present: bool) -> Vec<Notice> {
-        let mut notices = Vec::new();
-        if present && self.node.is_none() {
-            notices.push(Notice::LocalHostNotANode {
-                hostname: self.hostname.clone(),
-            });
+/// Where the local host's names stand in the new file.
+struct LocalTracker {
+    /// Per name: (lower-cased name, loopback line numbers, has another address).
+    names: Vec<(String, Vec<usize>, bool)>,
+}
+
+impl LocalTracker {
+    fn new(local: &LocalHost) -> LocalTracker {
+        LocalTracker {
+            names: local
+                .names
+                .iter()
+                .map(|n| (n.clone(), Vec::new(), false))
+                .collect(),
         }
-        // (loopback line numbers, has another address) per local name
-        let mut found: Vec<(Vec<usize>, bool)> = vec![(Vec::new(), false); self.names.len()];
-        let mut key = String::new();
-        for (i, line) in lines.iter().enumerate() {
-            let Some(entry) = parse_entry(&line.text) else {
+    }
+
+    fn observe_text(&mut self, number: usize, text: &str) {
+        if let Some((ip, body)) = quick_entry(text) {
+            let mut hits = 0;
+            for name in name_tokens(body) {
+                hits |= self.matches(name);
+            }
+            self.record(number, is_loopback(ip), hits);
+        }
+    }
+
+    /// A bit per local name that `name` equals.
+    fn matches(&self, name: &str) -> u8 {
+        let mut hits = 0;
+        for (bit, (local, _, _)) in self.names.iter().enumerate().take(8) {
+            if name.eq_ignore_ascii_case(local) {
+                hits |= 1 << bit;
+            }
+        }
+        hits
+    }
+
+    fn record(&mut self, number: usize, loopback: bool, hits: u8) {
+        for (bit, (_, lines, other)) in self.names.iter_mut().enumerate().take(8) {
+            if hits & (1 << bit) == 0 {
                 continue;
-            };
-            let loopback = is_loopback(entry.ip);
-            for span in &entry.names {
-                lower_into(&mut key, line.text.get(span.clone()).unwrap_or(""));
-                for (name, slot) in self.names.iter().zip(found.iter_mut()) {
-                    if *name == key {
-                        if loopback {
-                            if slot.0.last() != Some(&(i + 1)) {
-                                slot.0.push(i + 1);
-                            }
-                        } else {
-                            slot.1 = true;
-                        }
-                    }
-                }
+            }
+            if !loopback {
+                *other = true;
+            } else if lines.last() != Some(&number) {
+                lines.push(number);
             }
         }
-        for (name, (loopback_lines, other)) in self.names.iter().zip(found) {
-            if !loopback_lines.is_empty() {
-                notices.push(Notice::LocalNameOnLoopback {
-                    name: name.clone(),
-                    lines: loopback_lines,
-                    only_loopback: !other,
-                });
-            }
-        }
-        notices
+    }
+
+    fn notices(self) -> impl Iterator<Item = Notice> {
+        self.names
+            .into_iter()
+            .filter(|(_, lines, _)| !lines.is_empty())
+            .map(|(name, lines, other)| Notice::LocalNameOnLoopback {
+                name,
+                lines,
+                only_loopback: !other,
+            })
     }
 }
