@@ -675,4 +675,64 @@ mod tests {
         assert_eq!(err.step, Step::Backup);
         assert!(err.to_string().starts_with("cannot back up "));
     }
+
+    const BIND_TARGET: &str = "LIBRARY_FSUTIL_BIND_TARGET";
+
+    /// A real bind-mounted file, as `/etc/hosts` in a container: the test
+    /// binary runs `bind_mounted_inner` again inside a private mount
+    /// namespace. Skipped where namespaces cannot be made (not root).
+    #[test]
+    fn bind_mounted_target_is_written_in_place() {
+        let usable = std::process::Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "true"])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !usable {
+            eprintln!("skipped: cannot create a mount namespace here");
+            return;
+        }
+        let dir = TestDir::new("bind");
+        let source = dir.file("source", "bound content\n", 0o644);
+        let target = dir.file("hosts", "old content\n", 0o644);
+        let exe = std::env::current_exe().unwrap();
+        let output = std::process::Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(r#"mount --bind "$1" "$2" && exec "$3" --exact fsutil::tests::bind_mounted_inner --include-ignored --nocapture"#)
+            .arg("sh")
+            .args([&source, &target, &exe])
+            .env(BIND_TARGET, &target)
+            .output()
+            .unwrap();
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(output.status.success(), "{log}");
+        assert!(log.contains("1 passed"), "{log}");
+        // Writes through the mount land in the bound file; the file under
+        // the mount, visible again outside the namespace, is untouched.
+        assert_eq!(fs::read_to_string(&source).unwrap(), "new content\n");
+        assert_eq!(fs::read_to_string(&target).unwrap(), "old content\n");
+        assert_eq!(dir.entries(), vec!["hosts", "source"]);
+    }
+
+    #[test]
+    #[ignore = "run by bind_mounted_target_is_written_in_place in a mount namespace"]
+    fn bind_mounted_inner() {
+        let Some(target) = std::env::var_os(BIND_TARGET) else {
+            return;
+        };
+        let target = PathBuf::from(target);
+        let report = write_atomic(&target, b"new content\n", &WriteOptions::default()).unwrap();
+        assert_eq!(report.method, WriteMethod::InPlace);
+        assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+        assert!(
+            report.warnings[0].contains("Device or resource busy"),
+            "{:?}",
+            report.warnings
+        );
+        assert_eq!(fs::read_to_string(&target).unwrap(), "new content\n");
+    }
 }
