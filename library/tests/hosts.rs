@@ -219,3 +219,38 @@ fn fixtures() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+#[test]
+fn plan_serialises_for_the_module_result() {
+    let nodes = nodes(&three()[..1]);
+    let result = plan(
+        "127.0.1.1 pve1.example.com pve1\n",
+        &nodes,
+        &present("pve1"),
+    );
+    let json = serde_json::to_value(&result).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "content": "10.0.0.1 pve1.example.com pve1\n",
+            "changes": [
+                {
+                    "action": "line_removed",
+                    "line": 1,
+                    "names": ["pve1.example.com", "pve1"],
+                    "text": "127.0.1.1 pve1.example.com pve1"
+                },
+                {"action": "added", "line": 1, "text": "10.0.0.1 pve1.example.com pve1"}
+            ],
+            "notices": []
+        })
+    );
+    let notice = plan("127.0.1.1 pve9\n", &nodes, &present("pve9")).notices;
+    assert_eq!(
+        serde_json::to_value(&notice).unwrap(),
+        serde_json::json!([
+            {"notice": "local_host_not_a_node", "hostname": "pve9"},
+            {"notice": "local_name_on_loopback", "name": "pve9", "lines": [1], "only_loopback": true}
+        ])
+    );
+}

@@ -177,7 +177,7 @@ pub fn plan(content: &str, nodes: &[Node], options: &Options) -> Plan {
     if let Some(local) = &local {
         if options.fix_loopback && local.node.is_some() {
             for name in &local.names {
-                if !index.by_name.contains_key(name) {
+                if !index.by_name.contains_key(&name.to_ascii_lowercase()) {
                     loopback_extra.push(name.clone());
                 }
             }
@@ -492,23 +492,22 @@ fn remove_spans(text: &str, entry: &Entry, removed: &[Range<usize>]) -> String {
 
 struct LocalHost {
     hostname: String,
-    /// Lower-cased full name and first label (one entry if equal).
+    /// The full name and its first label, as given (one entry if equal).
     names: Vec<String>,
     node: Option<usize>,
 }
 
 impl LocalHost {
     fn new(hostname: &str, index: &Index) -> LocalHost {
-        let full = hostname.to_ascii_lowercase();
-        let short = full.split('.').next().unwrap_or("").to_string();
+        let short = hostname.split('.').next().unwrap_or("");
         let node = index
             .by_name
-            .get(&full)
-            .or_else(|| index.by_name.get(&short))
+            .get(&hostname.to_ascii_lowercase())
+            .or_else(|| index.by_name.get(&short.to_ascii_lowercase()))
             .copied();
-        let mut names = vec![full];
-        if !short.is_empty() && !names.contains(&short) {
-            names.push(short);
+        let mut names = vec![hostname.to_string()];
+        if !short.is_empty() && short.len() != hostname.len() {
+            names.push(short.to_string());
         }
         LocalHost {
             hostname: hostname.to_string(),
@@ -520,7 +519,7 @@ impl LocalHost {
 
 /// Where the local host's names stand in the new file.
 struct LocalTracker {
-    /// Per name: (lower-cased name, loopback line numbers, has another address).
+    /// Per name: (name, loopback line numbers, has another address).
     names: Vec<(String, Vec<usize>, bool)>,
 }
 
