@@ -192,7 +192,7 @@ fn every_layout_gives_the_expected_values() {
                 "{w}"
             );
         }
-        // A missing pvecm nodes answer is the only warning.
+        // A CMAP error from pvecm nodes only costs the names: no warning.
         let warnings = r.get("warnings").cloned().unwrap_or(Value::Null);
         assert_eq!(warnings, Value::Null, "{w}");
         // The facts hold the same status.
