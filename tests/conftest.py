@@ -3,6 +3,7 @@ ansible-core does (binary + args file) or through ansible itself."""
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -61,3 +62,38 @@ def replay_dir(tmp_path: Path, status: str, nodes: str = "", status_err: str = "
     (d / "nodes.stderr").write_text(nodes_err)
     (d / "nodes.rc").write_text(str(nodes_rc))
     return d
+
+
+FIXTURES = ROOT / "library" / "tests" / "fixtures" / "pvecm"
+
+
+def fixture(name: str) -> str:
+    """The text of a captured pvecm fixture, whitespace kept."""
+    return (FIXTURES / name).read_text()
+
+
+def run_ansible(tool: str, args: list, tmp_path: Path, replay: Path | None = None, timeout: int = 300):
+    """Runs an ansible tool (found on PATH, venv first) against localhost
+    with the pvecm stand-in first after the venv. Returns the
+    CompletedProcess."""
+    inventory = tmp_path / "inventory.ini"
+    if not inventory.exists():
+        inventory.write_text("localhost ansible_connection=local\n")
+    env = ansible_env(STANDINS)
+    env["ANSIBLE_INVENTORY"] = str(inventory)
+    env["ANSIBLE_LOCAL_TEMP"] = str(tmp_path / "ansible-local")
+    env["ANSIBLE_REMOTE_TEMP"] = str(tmp_path / "ansible-remote")
+    if replay is not None:
+        env["PVECM_REPLAY"] = str(replay)
+    return subprocess.run(
+        [tool, *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=timeout
+    )
+
+
+def adhoc_result(stdout: str, host: str = "localhost") -> tuple[str, dict]:
+    """Finds `host | STATUS => {json}` as the default callback prints it
+    (after any `[ERROR]` lines) and returns (STATUS, result)."""
+    m = re.search(rf"^{re.escape(host)} \| ([A-Z!]+) => (\{{.*)", stdout, re.M | re.S)
+    assert m, f"no result in: {stdout!r}"
+    result, _ = json.JSONDecoder().raw_decode(m.group(2))
+    return m.group(1), result

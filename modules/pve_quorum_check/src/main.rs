@@ -9,6 +9,7 @@ use library::ansible::{self, Context, Failure, Module, Opt, Outcome, Spec, Type}
 use library::pve::probe::{self, ProbeError};
 use library::pve::quorum::{assess, Expectation, Health};
 use serde::Deserialize;
+use serde_json::Value;
 
 struct QuorumCheck;
 
@@ -18,8 +19,38 @@ struct Params {
     expected_nodes: Option<i64>,
     expected_members: Option<Vec<String>>,
     require_all_online: bool,
-    timeout: i64,
-    interval: f64,
+    /// Kept as validated: an int beyond 64 bits or a float Python prints as
+    /// `inf`/`nan` must reach the range checks, not fail deserialisation.
+    timeout: Value,
+    interval: Value,
+}
+
+/// Whole seconds from a validated `type=int` value.
+fn seconds(value: &Value) -> Result<i64, Failure> {
+    match value {
+        Value::Number(n) => n.as_i64().ok_or_else(|| {
+            Failure::new(if n.to_string().starts_with('-') {
+                format!("timeout must be 0 or more seconds, got {n}")
+            } else {
+                format!("timeout must be at most {} seconds, got {n}", i64::MAX)
+            })
+        }),
+        // Python's int check lets a bool through, and True counts as 1.
+        Value::Bool(b) => Ok(i64::from(*b)),
+        other => Err(Failure::new(format!(
+            "timeout must be a whole number of seconds, got {other}"
+        ))),
+    }
+}
+
+/// Seconds from a validated `type=float` value; non-finite values travel as
+/// the strings Python prints (`inf`, `-inf`, `nan`).
+fn float_seconds(value: &Value) -> f64 {
+    match value {
+        Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
+        Value::String(s) => s.parse().unwrap_or(f64::NAN),
+        _ => f64::NAN,
+    }
 }
 
 impl Module for QuorumCheck {
@@ -48,16 +79,16 @@ impl Module for QuorumCheck {
                 )))
             }
         };
-        if params.timeout < 0 {
+        let timeout = seconds(&params.timeout)?;
+        if timeout < 0 {
             return Err(Failure::new(format!(
-                "timeout must be 0 or more seconds, got {}",
-                params.timeout
+                "timeout must be 0 or more seconds, got {timeout}"
             )));
         }
-        if !(params.interval > 0.0 && params.interval <= 60.0) {
+        let interval = float_seconds(&params.interval);
+        if !(interval > 0.0 && interval <= 60.0) {
             return Err(Failure::new(format!(
-                "interval must be more than 0 and at most 60 seconds, got {}",
-                params.interval
+                "interval must be more than 0 and at most 60 seconds, got {interval}"
             )));
         }
         let expectation = Expectation {
@@ -66,8 +97,8 @@ impl Module for QuorumCheck {
             expected_members: params.expected_members.unwrap_or_default(),
             require_all_online: params.require_all_online,
         };
-        let timeout = Duration::from_secs(params.timeout.unsigned_abs());
-        let interval = Duration::from_secs_f64(params.interval);
+        let timeout = Duration::from_secs(timeout.unsigned_abs());
+        let interval = Duration::from_secs_f64(interval);
         let started = Instant::now();
         let mut attempts = 0u32;
         loop {
