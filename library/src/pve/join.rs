@@ -420,7 +420,7 @@ pub fn membership(obs: &Observed, target: &str) -> Membership {
             ],
         };
     }
-    if !conf.nodes.iter().any(|n| *n == obs.node) {
+    if !conf.nodes.contains(&obs.node) {
         return Membership::Incomplete {
             found: format!(
                 "{CLUSTER_CONF} is set up for cluster '{name}' (config version {version}, nodes: {}) \
