@@ -50,6 +50,7 @@ struct Case {
     expect: Expect,
 }
 
+#[allow(clippy::too_many_arguments)] // one table column each
 fn r(
     cluster_name: Option<&'static str>,
     quorate: bool,
@@ -646,5 +647,56 @@ fn parsers_never_panic_on_odd_input() {
         let _ = parse_status(input, "");
         let _ = parse_status("", input);
         let _ = parse_nodes(input, input);
+    }
+}
+
+/// Parse time of the 32-node status; run with `cargo test --release -- --ignored --nocapture`.
+#[test]
+#[ignore = "benchmark"]
+fn bench_32_node_status() {
+    let text = fixture("status-pve8-32node.stdout");
+    let conf = CorosyncConf::parse(&fixture("corosync-conf-matrix-3node.conf")).unwrap();
+    let rounds = 10_000u32;
+    let start = std::time::Instant::now();
+    for _ in 0..rounds {
+        let report = parse_status(std::hint::black_box(&text), "").unwrap();
+        let status = ClusterStatus::from_parts(&report, None, Some(&conf));
+        std::hint::black_box(status);
+    }
+    let per = start.elapsed() / rounds;
+    println!("32-node pvecm status: {per:?} per parse + merge");
+}
+
+/// Lines of every fixture shuffled into new documents: the parsers must
+/// answer `Ok` or `Err`, never panic.
+#[test]
+fn shuffled_fixture_lines_never_panic() {
+    let dir: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "fixtures", "pvecm"]
+        .iter()
+        .collect();
+    let mut lines: Vec<String> = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
+        lines.extend(text.lines().map(str::to_string));
+    }
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..3000 {
+        let count = (next() % 40) as usize;
+        let doc: Vec<&str> = (0..count)
+            .map(|_| lines[(next() % lines.len() as u64) as usize].as_str())
+            .collect();
+        let doc = doc.join("\n");
+        let _ = parse_status(&doc, "");
+        let _ = parse_nodes(&doc, "");
+        if let Ok(report) = parse_status(&doc, &doc) {
+            let _ = ClusterStatus::from_parts(&report, None, None);
+        }
+        let _ = CorosyncConf::parse(&doc).map(|c| c.render());
     }
 }
