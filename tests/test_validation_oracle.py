@@ -21,7 +21,7 @@ ORACLE = Path(__file__).resolve().parent / "oracle.py"
 
 # Rules that the docs cannot express, mirrored from the Rust specs.
 RULES = {
-    "pve_cluster_join": {"mutually_exclusive": [["use_ssh", "password"]]},
+    "pve_cluster_join": {"required_together": [["password", "fingerprint"]]},
 }
 
 # (module, args) cases. Booleans' error text lists the valid values in a
