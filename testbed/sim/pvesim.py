@@ -1,0 +1,482 @@
+"""Shared code of the simulated Proxmox VE pieces of the test bed.
+
+Runs inside a simulated node (python3 stdlib only).  Simulated texts follow
+PVE 8.x (pve-cluster >= 8.0.6, pve-common >= 8) which are identical to PVE 9.0.
+"""
+import fcntl
+import glob
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+import warnings
+
+PVE_DIR = "/etc/pve"
+CLUSTER_CONF = "/etc/pve/corosync.conf"
+LOCAL_CONF = "/etc/corosync/corosync.conf"
+AUTHKEY = "/etc/corosync/authkey"
+LIBDIR = "/var/lib/pve-cluster"
+MARKER = LIBDIR + "/tb-pve-dir"          # which backing dir pmxcfs mounts at /etc/pve
+INSTALL_SSL = LIBDIR + "/tb-ssl"          # certificate made at install time
+PMXCFS_PID = "/run/pmxcfs.pid"
+PMXCFS_IP = "/run/pmxcfs.ip"
+PVEPROXY_PID = "/run/pveproxy.pid"
+JOIN_API_VERSION = 1
+COROSYNC_LOGFILE = "/var/log/corosync/corosync.log"
+
+
+class Die(Exception):
+    """An error as PVE's die: message (with trailing newline) and exit status."""
+
+    def __init__(self, msg, rc=255):
+        if not msg.endswith("\n"):
+            msg += "\n"
+        super().__init__(msg)
+        self.msg = msg
+        self.rc = rc
+
+
+def tb_env():
+    env = {}
+    try:
+        with open("/run/tb.env") as f:
+            for line in f:
+                k, _, v = line.rstrip("\n").partition("=")
+                env[k] = v
+    except OSError:
+        pass
+    return env
+
+
+def nodename():
+    return socket.gethostname().split(".")[0]
+
+
+def out(*lines):
+    for line in lines:
+        sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+# ---------------------------------------------------------------- processes
+
+def pid_alive(pidfile):
+    try:
+        with open(pidfile) as f:
+            pid = int(f.read().strip())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def pmxcfs_running():
+    return pid_alive(PMXCFS_PID) is not None
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, **kw)
+
+
+def quiet(cmd):
+    return subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode
+
+
+def corosync_quorate():
+    return quiet(["corosync-quorumtool", "-s"]) == 0
+
+
+def service(name, action):
+    return quiet(["/etc/init.d/" + name, action])
+
+
+# ---------------------------------------------------------------- names / addresses
+
+def is_loopback(ip):
+    return ip.startswith("127.") or ip == "::1"
+
+
+def get_ip_from_hostname(host):
+    """PVE::Network::get_ip_from_hostname (pve-common >= 7.0-8)."""
+    try:
+        res = socket.getaddrinfo(host, None, 0, socket.SOCK_RAW)
+    except socket.gaierror as e:
+        raise Die("hostname lookup '%s' failed - failed to get address info for: %s: %s"
+                  % (host, host, e.strerror))
+    for ai in res:
+        ip = ai[4][0]
+        if not is_loopback(ip):
+            return ip
+    raise Die("address lookup for '%s' did not find any IP address" % host)
+
+
+def is_ip(s):
+    for fam in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(fam, s)
+            return True
+        except OSError:
+            pass
+    return False
+
+
+def local_ips():
+    r = run(["ip", "-o", "addr", "show"], capture_output=True, text=True)
+    ips = set()
+    for line in r.stdout.splitlines():
+        m = re.search(r"\binet6? ([0-9a-fA-F:.]+)/", line)
+        if m:
+            ips.add(m.group(1))
+    return ips
+
+
+# ---------------------------------------------------------------- corosync.conf
+
+def parse_conf(text):
+    """Parse corosync.conf into nested dicts; 'node' and 'interface' are lists."""
+    text = re.sub(r"#.*", "", text)
+    tokens = re.findall(r"\{|\}|[^\s{}]+", text)
+    root = {}
+    stack = [root]
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        if t == "}":
+            stack.pop()
+            i += 1
+        elif i + 1 < len(tokens) and tokens[i + 1] == "{":
+            sec = {}
+            cur = stack[-1]
+            if t in ("node", "interface"):
+                cur.setdefault(t, []).append(sec)
+            else:
+                cur[t] = sec
+            stack.append(sec)
+            i += 2
+        elif t.endswith(":"):
+            key = t[:-1]
+            val = tokens[i + 1] if i + 1 < len(tokens) else ""
+            stack[-1][key] = val
+            i += 2
+        else:
+            m = re.match(r"([^:]+):(.+)", t)
+            if m:
+                stack[-1][m.group(1)] = m.group(2)
+            i += 1
+    return root
+
+
+def _sort_list(key, lst):
+    if key == "node":
+        return sorted(lst, key=lambda n: n.get("name", n.get("ring0_addr", "")))
+    if key == "interface":
+        return sorted(lst, key=lambda n: str(n.get("linknumber", n.get("ringnumber", ""))))
+    return lst
+
+
+def dump_conf(conf, prefix=""):
+    """PVE's writer: sorted keys, 2-space indent, blank line after top-level sections."""
+    raw = ""
+    for k in sorted(conf):
+        v = conf[k]
+        if isinstance(v, dict):
+            raw += prefix + k + " {\n" + dump_conf(v, prefix + "  ") + prefix + "}\n"
+            if not prefix:
+                raw += "\n"
+        elif isinstance(v, list):
+            for child in _sort_list(k, v):
+                raw += prefix + k + " {\n" + dump_conf(child, prefix + "  ") + prefix + "}\n"
+            if not prefix:
+                raw += "\n"
+        else:
+            raw += "%s%s: %s\n" % (prefix, k, v)
+    return raw
+
+
+def read_conf(path):
+    with open(path) as f:
+        return parse_conf(f.read())
+
+
+def conf_version(path):
+    try:
+        return int(read_conf(path).get("totem", {}).get("config_version", -1))
+    except (OSError, ValueError):
+        return None
+
+
+def atomic_write(path, data, mode=0o644):
+    tmp = "%s.tmp.%d" % (path, os.getpid())
+    with open(tmp, "wb" if isinstance(data, bytes) else "w") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(tmp, mode)
+    os.rename(tmp, path)
+
+
+def local_conf_text(cluster_text):
+    """The node-local copy: same config, but corosync logs to a file (no syslog in the bed)."""
+    conf = parse_conf(cluster_text)
+    conf["logging"] = {"debug": "off", "to_syslog": "no", "to_logfile": "yes",
+                       "logfile": COROSYNC_LOGFILE, "timestamp": "on"}
+    return dump_conf(conf)
+
+
+def write_local_conf(cluster_text):
+    os.makedirs("/etc/corosync", exist_ok=True)
+    os.makedirs(os.path.dirname(COROSYNC_LOGFILE), exist_ok=True)
+    atomic_write(LOCAL_CONF, local_conf_text(cluster_text))
+
+
+def nodelist(conf):
+    return {n.get("name", n.get("ring0_addr")): n for n in conf.get("nodelist", {}).get("node", [])}
+
+
+def links_of_node(node):
+    res = {}
+    for k, v in node.items():
+        m = re.match(r"ring(\d)_addr$", k)
+        if m:
+            res[int(m.group(1))] = v
+    return res
+
+
+def cluster_links(conf):
+    return {int(i.get("linknumber", i.get("ringnumber", 0))): i
+            for i in conf.get("totem", {}).get("interface", [])}
+
+
+# ---------------------------------------------------------------- pmxcfs backing store
+
+def vmlist():
+    ids = []
+    for p in glob.glob(PVE_DIR + "/nodes/*/qemu-server/*.conf") + glob.glob(PVE_DIR + "/nodes/*/lxc/*.conf"):
+        ids.append(os.path.basename(p)[:-5])
+    return ids
+
+
+class PveLock:
+    """Cluster-wide lock on the config (flock on the shared /etc/pve directory)."""
+
+    def __init__(self, path=PVE_DIR, timeout=10):
+        self.path = path
+        self.timeout = timeout
+
+    def __enter__(self):
+        self.fd = os.open(self.path, os.O_RDONLY)
+        t0 = time.time()
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return self
+            except BlockingIOError:
+                if time.time() - t0 > self.timeout:
+                    raise Die("cfs-lock 'file-corosync_conf' error: got lock request timeout")
+                time.sleep(0.1)
+
+    def __exit__(self, *a):
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+
+
+def gen_cert(dest_dir, node):
+    os.makedirs(dest_dir, exist_ok=True)
+    dom = tb_env().get("TB_DOMAIN", "tb.test")
+    key, pem = dest_dir + "/pve-ssl.key.new", dest_dir + "/pve-ssl.pem.new"
+    quiet(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
+           "-subj", "/OU=PVE Cluster Node/O=Proxmox Virtual Environment/CN=%s.%s" % (node, dom),
+           "-keyout", key, "-out", pem])
+    os.rename(key, dest_dir + "/pve-ssl.key")
+    os.rename(pem, dest_dir + "/pve-ssl.pem")
+
+
+def gen_node_dirs(node):
+    for d in ("nodes/%s/qemu-server" % node, "nodes/%s/lxc" % node, "nodes/%s/priv" % node, "priv"):
+        os.makedirs(os.path.join(PVE_DIR, d), exist_ok=True)
+    nd = PVE_DIR + "/nodes/" + node
+    if not os.path.exists(nd + "/pve-ssl.pem") and os.path.exists(INSTALL_SSL + "/pve-ssl.pem"):
+        shutil.copy(INSTALL_SSL + "/pve-ssl.key", nd + "/pve-ssl.key")
+        shutil.copy(INSTALL_SSL + "/pve-ssl.pem", nd + "/pve-ssl.pem")
+
+
+def merge_ssh_keys():
+    """PVE: /root/.ssh/authorized_keys -> /etc/pve/priv/authorized_keys (merged)."""
+    shared = PVE_DIR + "/priv/authorized_keys"
+    keys = []
+    for p in (shared, "/root/.ssh/authorized_keys", "/root/.ssh/id_rsa.pub"):
+        try:
+            with open(p) as f:
+                for line in f:
+                    if line.strip() and line not in keys:
+                        keys.append(line if line.endswith("\n") else line + "\n")
+        except OSError:
+            pass
+    atomic_write(shared, "".join(keys), 0o600)
+    ak = "/root/.ssh/authorized_keys"
+    if not os.path.islink(ak):
+        if os.path.exists(ak):
+            os.rename(ak, ak + ".org")
+        os.symlink(shared, ak)
+
+
+def setup_ssh_keys():
+    os.makedirs("/root/.ssh", mode=0o700, exist_ok=True)
+    if not os.path.exists("/root/.ssh/id_rsa"):
+        quiet(["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", "/root/.ssh/id_rsa"])
+
+
+# ---------------------------------------------------------------- addnode (peer side)
+
+def addnode(param, say=out):
+    """POST /cluster/config/nodes/{node} = pvecm addnode. Returns the API result."""
+    name = param["node"]
+    apiver = param.get("apiversion")
+    if apiver is not None and int(apiver) < 0:
+        raise Die("error: unsupported old API version on joining node (%s), cluster node has %d "
+                  "and supports >= 0. Please upgrade node before joining" % (apiver, JOIN_API_VERSION))
+    if not os.path.exists(CLUSTER_CONF):
+        raise Die("Error: Corosync config '%s' does not exist - is this node part of a cluster?" % CLUSTER_CONF, 2)
+    if not corosync_quorate():
+        raise Die("cluster not ready - no quorum?")
+    with PveLock():
+        conf = read_conf(CLUSTER_CONF)
+        nl = nodelist(conf)
+        if not nl or "totem" not in conf:
+            raise Die("invalid corosync.conf")
+        clinks = cluster_links(conf) or {0: {"linknumber": "0"}}
+        links = dict(param.get("links", {}))
+        if not links:
+            if param.get("new_node_ip"):
+                if len(clinks) > 1:
+                    raise Die("no links given but multiple links found on other nodes, "
+                              "fallback only supported on single-link clusters")
+                links = {0: {"address": param["new_node_ip"]}}
+            else:
+                raise Die("no links and no fallback ip (new_node_ip) given, cannot join cluster")
+        for ln, link in sorted(links.items()):
+            addr = link["address"]
+            if not is_ip(addr):
+                addr = get_ip_from_hostname(addr)
+                link["address"] = addr
+            for other, od in nl.items():
+                if other == name:
+                    continue
+                for k, v in od.items():
+                    if re.match(r"ring\d_addr$", k) and v == addr:
+                        raise Die("corosync: address '%s' already used on link %s by node '%s'" % (addr, k, other))
+        nodeid = param.get("nodeid")
+        votes = param.get("votes")
+        if name in nl:
+            old = nl[name]
+            nodeid = nodeid or int(old["nodeid"])
+            votes = int(old.get("quorum_votes", 1)) if votes is None else votes
+            if int(old.get("quorum_votes", 1)) == votes and int(old["nodeid"]) == nodeid and param.get("force"):
+                say("forcing overwrite of configured node '%s'" % name)
+            else:
+                raise Die("can't add existing node '%s'" % name)
+        elif not nodeid:
+            used = {int(n["nodeid"]) for n in nl.values()}
+            nodeid = 1
+            while nodeid in used:
+                nodeid += 1
+        else:
+            for other, od in nl.items():
+                if int(od["nodeid"]) == nodeid:
+                    raise Die("Nodeid %d already used by node '%s'" % (nodeid, other))
+        for ln in clinks:
+            if ln not in links:
+                raise Die("corosync: link %d exists in cluster config but wasn't specified for new node" % ln)
+        for ln in links:
+            if ln not in clinks:
+                raise Die("corosync: link %d specified for new node doesn't exist in cluster config" % ln)
+        entry = {"name": name, "nodeid": str(nodeid), "quorum_votes": str(1 if votes is None else votes)}
+        for ln, link in links.items():
+            entry["ring%d_addr" % ln] = link["address"]
+        conf["nodelist"]["node"] = [n for n in conf["nodelist"]["node"] if n.get("name") != name] + [entry]
+        conf["totem"]["config_version"] = str(int(conf["totem"].get("config_version", 0)) + 1)
+        atomic_write(CLUSTER_CONF, dump_conf(conf))
+        os.makedirs(PVE_DIR + "/nodes/" + name, exist_ok=True)
+        with open(CLUSTER_CONF) as f:
+            conf_text = f.read()
+    with open(AUTHKEY, "rb") as f:
+        authkey = f.read()
+    try:
+        with open(MARKER) as f:
+            cfs = f.read().strip()
+    except OSError:
+        cfs = ""
+    return {"corosync_authkey": authkey.decode("latin-1"), "corosync_conf": conf_text,
+            "warnings": [], "tb_cfs": cfs}
+
+
+# ---------------------------------------------------------------- root password
+
+def set_root_password():
+    import crypt  # noqa: deprecated but present in Debian 12's python3.11
+    pw = sys.stdin.readline().rstrip("\n")
+    h = crypt.crypt(pw, crypt.mksalt(crypt.METHOD_SHA512))
+    lines = open("/etc/shadow").read().splitlines()
+    for i, line in enumerate(lines):
+        f = line.split(":")
+        if f[0] == "root":
+            f[1] = h
+            lines[i] = ":".join(f)
+    atomic_write("/etc/shadow", "\n".join(lines) + "\n", 0o640)
+    try:
+        shutil.chown("/etc/shadow", "root", "shadow")
+    except (LookupError, OSError):
+        pass
+
+
+def check_root_password(pw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import crypt
+    try:
+        for line in open("/etc/shadow"):
+            f = line.split(":")
+            if f[0] == "root":
+                h = f[1]
+                if not h or h[0] in "!*":
+                    return False
+                return crypt.crypt(pw, h) == h
+    except OSError:
+        pass
+    return False
+
+
+def fingerprint_of_der(der):
+    return ":".join("%02X" % b for b in hashlib.sha256(der).digest())
+
+
+def backup_and_drop_local_db():
+    """finish_join: back up the local /etc/pve store and forget it."""
+    os.makedirs(LIBDIR + "/backup", exist_ok=True)
+    backup = "%s/backup/config-%d.sql.gz" % (LIBDIR, int(time.time()))
+    try:
+        with open(MARKER) as f:
+            old = f.read().strip()
+    except OSError:
+        old = ""
+    out("backup old database to '%s'" % backup)
+    with tarfile.open(backup, "w:gz") as t:
+        if old and os.path.isdir(old):
+            t.add(old, arcname="pve")
+    if old and os.path.isdir(old) and "/clusters/" not in old:
+        shutil.rmtree(old, ignore_errors=True)
+    return backup
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["set-root-password"]:
+        set_root_password()
+    else:
+        sys.exit("usage: pvesim.py set-root-password < pwfile")
