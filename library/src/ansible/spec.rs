@@ -227,7 +227,12 @@ pub fn validate(
         ));
     }
     match state.errors.into_iter().next() {
-        Some(first) => Err(first),
+        // The message may quote a secret (a bad value, an unknown choice):
+        // AnsibleModule masks it like the rest of the result.
+        Some(first) => match super::output::mask(Value::String(first), &state.no_log_values) {
+            Value::String(masked) => Err(masked),
+            _ => Err("invalid module arguments".to_string()),
+        },
         None => Ok(Validated {
             params,
             no_log_values: state.no_log_values,
