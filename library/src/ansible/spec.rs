@@ -667,8 +667,20 @@ fn parse_decimal_int(text: &str) -> Option<Value> {
     }
     let digits = t.trim_start_matches(['+', '-']);
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        let canonical = t.trim_start_matches('+');
-        return serde_json::from_str::<Number>(canonical)
+        // JSON refuses leading zeros and `-0`; Decimal reads `007` as 7.
+        let sign = t.get(..t.len() - digits.len()).unwrap_or("");
+        let negative = match sign {
+            "" | "+" => false,
+            "-" => true,
+            _ => return None,
+        };
+        let magnitude = digits.trim_start_matches('0');
+        let canonical = match (magnitude.is_empty(), negative) {
+            (true, _) => "0".to_string(),
+            (false, true) => format!("-{magnitude}"),
+            (false, false) => magnitude.to_string(),
+        };
+        return serde_json::from_str::<Number>(&canonical)
             .ok()
             .map(Value::Number);
     }

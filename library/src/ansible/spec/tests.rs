@@ -179,3 +179,17 @@ fn secrets_quoted_in_errors_are_masked() {
         "argument 'count' is of type str and we were unable to convert to int: \"'a ********'\" cannot be converted to an int"
     );
 }
+
+#[test]
+fn int_strings_with_leading_zeros_or_signs() {
+    for (text, expected) in [
+        ("007", json!(7)),
+        ("-007", json!(-7)),
+        ("+0", json!(0)),
+        ("-0", json!(0)),
+        (" 00 ", json!(0)),
+    ] {
+        assert_eq!(coerce(Type::Int, &json!(text)), Ok(expected), "{text}");
+    }
+    assert!(coerce(Type::Int, &json!("+-5")).is_err());
+}
