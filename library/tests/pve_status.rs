@@ -700,3 +700,26 @@ fn shuffled_fixture_lines_never_panic() {
         let _ = CorosyncConf::parse(&doc).map(|c| c.render());
     }
 }
+
+#[test]
+fn contradicting_quorum_lines_are_refused() {
+    let text = fixture("status-pve9-2node-qdevice.stdout");
+    for (from, to) in [
+        ("Quorate:          Yes", "Quorate:          No"),
+        (
+            "Flags:            Quorate Qdevice ",
+            "Flags:            Qdevice ",
+        ),
+        (
+            "Quorum:           2  ",
+            "Quorum:           2 Activity blocked",
+        ),
+    ] {
+        assert!(text.contains(from), "{from}");
+        let err = parse_status(&text.replace(from, to), "").unwrap_err();
+        assert!(
+            matches!(&err, ParseError::Incomplete { what } if what.contains("contradict")),
+            "{to}: {err}"
+        );
+    }
+}
