@@ -723,3 +723,22 @@ fn contradicting_quorum_lines_are_refused() {
         );
     }
 }
+
+#[test]
+fn node_id_decides_the_local_node() {
+    let status = parse_status(&fixture("status-real-pve9-2node.stdout"), "").unwrap();
+    let id = status.quorum.as_ref().and_then(|q| q.node_id).unwrap();
+    let mut members = status.clone();
+    // A `(local)` mark on another row (text from another node) loses.
+    for row in &mut members.membership.as_mut().unwrap().members {
+        row.local = row.nodeid != id;
+    }
+    let s = ClusterStatus::from_parts(&members, None, None);
+    let local: Vec<u32> = s
+        .nodes
+        .iter()
+        .filter(|n| n.local)
+        .map(|n| n.nodeid)
+        .collect();
+    assert_eq!(local, [id]);
+}

@@ -1098,10 +1098,10 @@ impl ClusterStatus {
             .and_then(|q| q.node_id)
             .or_else(|| node_list.iter().find(|n| n.local).map(|n| n.nodeid));
         if let Some(id) = local_id {
+            // `Node ID:` wins over a `(local)` mark of another row, so
+            // that one node at most is local.
             for n in &mut node_list {
-                if n.nodeid == id && n.online {
-                    n.local = true;
-                }
+                n.local = n.nodeid == id && n.online;
             }
         }
         let local_node = local_id.map(|id| LocalNode {
