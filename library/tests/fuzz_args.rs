@@ -692,3 +692,12 @@ fn secrets_in_validation_errors_are_masked() {
     assert!(!msg.contains("hunter2hunter2"), "{msg}");
     assert!(msg.contains("********"), "{msg}");
 }
+
+#[test]
+fn check_mode_skip_says_not_failed() {
+    let text = r#"{"name": "x", "_ansible_check_mode": true}"#;
+    let [supported, skipped] = run_both(text);
+    assert_eq!(supported["ran"], true);
+    assert_eq!(skipped["skipped"], true);
+    check_result(&skipped, &[]).unwrap();
+}
