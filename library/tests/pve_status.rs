@@ -700,3 +700,45 @@ fn shuffled_fixture_lines_never_panic() {
         let _ = CorosyncConf::parse(&doc).map(|c| c.render());
     }
 }
+
+#[test]
+fn contradicting_quorum_lines_are_refused() {
+    let text = fixture("status-pve9-2node-qdevice.stdout");
+    for (from, to) in [
+        ("Quorate:          Yes", "Quorate:          No"),
+        (
+            "Flags:            Quorate Qdevice ",
+            "Flags:            Qdevice ",
+        ),
+        (
+            "Quorum:           2  ",
+            "Quorum:           2 Activity blocked",
+        ),
+    ] {
+        assert!(text.contains(from), "{from}");
+        let err = parse_status(&text.replace(from, to), "").unwrap_err();
+        assert!(
+            matches!(&err, ParseError::Incomplete { what } if what.contains("contradict")),
+            "{to}: {err}"
+        );
+    }
+}
+
+#[test]
+fn node_id_decides_the_local_node() {
+    let status = parse_status(&fixture("status-real-pve9-2node.stdout"), "").unwrap();
+    let id = status.quorum.as_ref().and_then(|q| q.node_id).unwrap();
+    let mut members = status.clone();
+    // A `(local)` mark on another row (text from another node) loses.
+    for row in &mut members.membership.as_mut().unwrap().members {
+        row.local = row.nodeid != id;
+    }
+    let s = ClusterStatus::from_parts(&members, None, None);
+    let local: Vec<u32> = s
+        .nodes
+        .iter()
+        .filter(|n| n.local)
+        .map(|n| n.nodeid)
+        .collect();
+    assert_eq!(local, [id]);
+}

@@ -255,6 +255,7 @@ pub fn execute<M: Module>(args_text: &str, runner: &dyn Runner) -> Map<String, V
     if internal.check_mode && !M::SUPPORTS_CHECK_MODE {
         let mut result = Map::new();
         result.insert("changed".into(), Value::Bool(false));
+        result.insert("failed".into(), Value::Bool(false));
         result.insert("skipped".into(), Value::Bool(true));
         result.insert(
             "msg".into(),

@@ -233,7 +233,12 @@ pub fn validate(
         ));
     }
     match state.errors.into_iter().next() {
-        Some(first) => Err(first),
+        // The message may quote a secret (a bad value, an unknown choice):
+        // AnsibleModule masks it like the rest of the result.
+        Some(first) => match super::output::mask(Value::String(first), &state.no_log_values) {
+            Value::String(masked) => Err(masked),
+            _ => Err("invalid module arguments".to_string()),
+        },
         None => Ok(Validated {
             params,
             no_log_values: state.no_log_values,
@@ -670,8 +675,20 @@ fn parse_decimal_int(text: &str) -> Option<Value> {
     }
     let digits = t.trim_start_matches(['+', '-']);
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        let canonical = t.trim_start_matches('+');
-        return serde_json::from_str::<Number>(canonical)
+        // JSON refuses leading zeros and `-0`; Decimal reads `007` as 7.
+        let sign = t.get(..t.len() - digits.len()).unwrap_or("");
+        let negative = match sign {
+            "" | "+" => false,
+            "-" => true,
+            _ => return None,
+        };
+        let magnitude = digits.trim_start_matches('0');
+        let canonical = match (magnitude.is_empty(), negative) {
+            (true, _) => "0".to_string(),
+            (false, true) => format!("-{magnitude}"),
+            (false, false) => magnitude.to_string(),
+        };
+        return serde_json::from_str::<Number>(&canonical)
             .ok()
             .map(Value::Number);
     }

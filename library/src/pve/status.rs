@@ -821,6 +821,9 @@ pub fn parse_status(stdout: &str, stderr: &str) -> Result<StatusReport, ParseErr
             what: "cannot tell whether the cluster is quorate: neither a 'Quorate:' line nor the votequorum 'Quorum:' or 'Flags:' line is present".to_string(),
         });
     }
+    if let Some(what) = quorum_contradiction(&parsed) {
+        return Err(ParseError::Incomplete { what });
+    }
 
     Ok(StatusReport {
         state,
@@ -889,6 +892,39 @@ fn quorate_of(parsed: &Parsed) -> Option<bool> {
         return Some(flags.iter().any(|f| f == "Quorate"));
     }
     vq.activity_blocked.map(|blocked| !blocked)
+}
+
+/// corosync prints `Quorate: Yes`, the `Quorate` flag and a `Quorum:` line
+/// without `Activity blocked` together or not at all; text where they
+/// disagree is corrupt or mixes two moments, and no answer can be trusted.
+fn quorum_contradiction(parsed: &Parsed) -> Option<String> {
+    let vq = parsed.votequorum.as_ref();
+    let said = [
+        ("'Quorate:'", parsed.quorum.as_ref().and_then(|q| q.quorate)),
+        (
+            "the Quorate flag",
+            vq.and_then(|v| v.flags.as_ref())
+                .map(|f| f.iter().any(|x| x == "Quorate")),
+        ),
+        (
+            "'Activity blocked'",
+            vq.and_then(|v| v.activity_blocked).map(|blocked| !blocked),
+        ),
+    ];
+    let known: Vec<(&str, bool)> = said
+        .iter()
+        .filter_map(|(what, v)| v.map(|v| (*what, v)))
+        .collect();
+    let first = known.first()?;
+    let other = known.iter().find(|(_, v)| *v != first.1)?;
+    let word = |q: bool| if q { "quorate" } else { "not quorate" };
+    Some(format!(
+        "the quorum lines contradict each other ({} says {}, {} says {}): corosync may have been changing state; run again",
+        first.0,
+        word(first.1),
+        other.0,
+        word(other.1)
+    ))
 }
 
 // ---------------------------------------------------------------------------
@@ -1062,10 +1098,10 @@ impl ClusterStatus {
             .and_then(|q| q.node_id)
             .or_else(|| node_list.iter().find(|n| n.local).map(|n| n.nodeid));
         if let Some(id) = local_id {
+            // `Node ID:` wins over a `(local)` mark of another row, so
+            // that one node at most is local.
             for n in &mut node_list {
-                if n.nodeid == id && n.online {
-                    n.local = true;
-                }
+                n.local = n.nodeid == id && n.online;
             }
         }
         let local_node = local_id.map(|id| LocalNode {

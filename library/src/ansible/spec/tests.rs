@@ -167,3 +167,29 @@ fn required_rules() {
         "one of the following is required: a, b"
     );
 }
+
+#[test]
+fn secrets_quoted_in_errors_are_masked() {
+    assert_eq!(
+        run(json!({"name": "x", "secret": "hunter2", "state": "hunter2"})).unwrap_err(),
+        "value of state must be one of: present, absent, got: ********"
+    );
+    assert_eq!(
+        run(json!({"name": "x", "secret": "hunter2", "count": "a hunter2"})).unwrap_err(),
+        "argument 'count' is of type str and we were unable to convert to int: \"'a ********'\" cannot be converted to an int"
+    );
+}
+
+#[test]
+fn int_strings_with_leading_zeros_or_signs() {
+    for (text, expected) in [
+        ("007", json!(7)),
+        ("-007", json!(-7)),
+        ("+0", json!(0)),
+        ("-0", json!(0)),
+        (" 00 ", json!(0)),
+    ] {
+        assert_eq!(coerce(Type::Int, &json!(text)), Ok(expected), "{text}");
+    }
+    assert!(coerce(Type::Int, &json!("+-5")).is_err());
+}
