@@ -1,7 +1,18 @@
 //! Proxmox VE cluster logic: parsers of `pvecm` output and of
-//! `corosync.conf`, and the decisions built on them. Pure: no I/O here.
+//! `corosync.conf`, and the decisions built on them. Pure: no I/O here;
+//! every function takes captured text and returns typed values.
+//!
+//! * [`status`]: `pvecm status` and `pvecm nodes` → [`status::StatusReport`],
+//!   [`status::NodesReport`], merged (with an optional
+//!   [`corosync_conf::CorosyncConf`]) into one [`status::ClusterStatus`].
+//! * [`corosync_conf`]: `corosync.conf` read and written the way PVE does.
+//! * [`quorum`]: [`quorum::assess`] compares a status with what the user expects.
+//! * [`names`]: cluster and node name rules.
+//! * [`probe`]: the one I/O piece: runs `pvecm` through the command door
+//!   and reads `corosync.conf`, then hands the text to the parsers.
 
 pub mod corosync_conf;
 pub mod names;
+pub mod probe;
 pub mod quorum;
 pub mod status;
