@@ -1,0 +1,484 @@
+//! The nodes as the user gives them, and their validation.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+
+/// One entry of the `nodes` option, as given by the user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeSpec {
+    /// IPv4 or IPv6 address, required.
+    pub ip: String,
+    /// Fully qualified name; must contain a dot.
+    pub fqdn: Option<String>,
+    /// Short name (one label). Defaults to the first label of `fqdn`.
+    pub name: Option<String>,
+    /// Further names, written after `fqdn` and `name`.
+    pub aliases: Vec<String>,
+}
+
+/// A validated node: a non-loopback address and at least one valid name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    ip: IpAddr,
+    ip_text: String,
+    names: Vec<String>,
+}
+
+impl Node {
+    /// The node's address.
+    pub fn ip(&self) -> IpAddr {
+        self.ip
+    }
+
+    /// The address as the user wrote it; used when a line is written.
+    pub fn ip_text(&self) -> &str {
+        &self.ip_text
+    }
+
+    /// The names in canonical order: fqdn, short name, aliases.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The node's line in canonical form: `<ip> <fqdn> <name> [aliases]`.
+    pub fn canonical_line(&self) -> String {
+        let mut line = self.ip_text.clone();
+        for name in &self.names {
+            line.push(' ');
+            line.push_str(name);
+        }
+        line
+    }
+}
+
+/// Which option of a node a message is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Ip,
+    Fqdn,
+    Name,
+    Alias,
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Field::Ip => "ip",
+            Field::Fqdn => "fqdn",
+            Field::Name => "name",
+            Field::Alias => "alias",
+        })
+    }
+}
+
+/// Why a string is not a valid host name (RFC 1123).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameProblem {
+    Empty,
+    TooLong {
+        len: usize,
+    },
+    EmptyLabel,
+    LabelTooLong {
+        label: String,
+    },
+    BadChar {
+        ch: char,
+    },
+    HyphenAtEdge {
+        label: String,
+    },
+    LooksLikeIp,
+    /// `fqdn` without a dot.
+    NotQualified,
+    /// `name` with a dot.
+    NotShort,
+    /// `localhost` and its variants belong to the loopback lines.
+    Reserved,
+}
+
+impl fmt::Display for NameProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NameProblem::Empty => f.write_str("it is empty"),
+            NameProblem::TooLong { len } => {
+                write!(f, "it is {len} characters long, the limit is 253")
+            }
+            NameProblem::EmptyLabel => {
+                f.write_str("it has an empty label (a leading, trailing or doubled dot)")
+            }
+            NameProblem::LabelTooLong { label } => write!(
+                f,
+                "its label '{label}' is {} characters long, the limit is 63",
+                label.len()
+            ),
+            NameProblem::BadChar { ch } => write!(
+                f,
+                "it contains {ch:?}; only letters a-z, digits, hyphens and dots between labels are allowed"
+            ),
+            NameProblem::HyphenAtEdge { label } => {
+                write!(f, "its label '{label}' starts or ends with a hyphen")
+            }
+            NameProblem::LooksLikeIp => f.write_str("it looks like an IP address, not a name"),
+            NameProblem::NotQualified => f.write_str(
+                "it is not fully qualified: an fqdn must contain a dot (e.g. 'pve1.example.com'); put a short name in 'name'",
+            ),
+            NameProblem::NotShort => f.write_str(
+                "a short name must not contain a dot; put the full name in 'fqdn'",
+            ),
+            NameProblem::Reserved => {
+                f.write_str("'localhost' names are reserved for the loopback lines and never managed")
+            }
+        }
+    }
+}
+
+/// One problem with the `nodes` option. `index` is the 0-based position in
+/// the list, `node` a label for the node (its first name, else its ip).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputError {
+    NoNodes,
+    BadIp {
+        index: usize,
+        node: String,
+        value: String,
+    },
+    LoopbackIp {
+        index: usize,
+        node: String,
+        value: String,
+    },
+    BadName {
+        index: usize,
+        node: String,
+        field: Field,
+        value: String,
+        problem: NameProblem,
+    },
+    NoNames {
+        index: usize,
+        node: String,
+    },
+    /// A name given twice within one node.
+    RepeatedName {
+        index: usize,
+        node: String,
+        name: String,
+    },
+    DuplicateName {
+        name: String,
+        first: usize,
+        first_node: String,
+        second: usize,
+        second_node: String,
+    },
+    DuplicateIp {
+        ip: String,
+        first: usize,
+        first_node: String,
+        second: usize,
+        second_node: String,
+    },
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InputError::NoNodes => {
+                f.write_str("'nodes' is empty: give at least one node with 'ip' and 'fqdn' or 'name'")
+            }
+            InputError::BadIp { index, node, value } => write!(
+                f,
+                "nodes[{index}] ({node}): ip '{value}' is not a valid IPv4 or IPv6 address; write it like '192.0.2.10' or '2001:db8::10', without prefix length or brackets"
+            ),
+            InputError::LoopbackIp { index, node, value } => write!(
+                f,
+                "nodes[{index}] ({node}): ip '{value}' is a loopback or unspecified address; a cluster node needs the address of its cluster network"
+            ),
+            InputError::BadName {
+                index,
+                node,
+                field,
+                value,
+                problem,
+            } => write!(
+                f,
+                "nodes[{index}] ({node}): {field} '{value}' is not a valid host name: {problem}"
+            ),
+            InputError::NoNames { index, node } => write!(
+                f,
+                "nodes[{index}] ({node}): no names given; set 'fqdn', 'name' or both"
+            ),
+            InputError::RepeatedName { index, node, name } => write!(
+                f,
+                "nodes[{index}] ({node}): the name '{name}' is given twice (names are compared without case); remove the repetition"
+            ),
+            InputError::DuplicateName {
+                name,
+                first,
+                first_node,
+                second,
+                second_node,
+            } => write!(
+                f,
+                "nodes[{second}] ({second_node}): the name '{name}' is already used by nodes[{first}] ({first_node}) (names are compared without case); each name may belong to one node only"
+            ),
+            InputError::DuplicateIp {
+                ip,
+                first,
+                first_node,
+                second,
+                second_node,
+            } => write!(
+                f,
+                "nodes[{second}] ({second_node}): the ip '{ip}' is already used by nodes[{first}] ({first_node}); each node needs its own address"
+            ),
+        }
+    }
+}
+
+/// Every problem found in the `nodes` option, in list order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidNodes(pub Vec<InputError>);
+
+impl fmt::Display for InvalidNodes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, error) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for InvalidNodes {}
+
+/// Checks a host name against RFC 1123: labels of 1 to 63 letters, digits
+/// and hyphens, not starting or ending with a hyphen, 253 characters at
+/// most, no trailing dot. A name that parses as an IP address is refused.
+pub fn check_hostname(name: &str) -> Result<(), NameProblem> {
+    if name.is_empty() {
+        return Err(NameProblem::Empty);
+    }
+    if name.len() > 253 {
+        return Err(NameProblem::TooLong { len: name.len() });
+    }
+    if let Some(ch) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '.'))
+    {
+        return Err(NameProblem::BadChar { ch });
+    }
+    for label in name.split('.') {
+        if label.is_empty() {
+            return Err(NameProblem::EmptyLabel);
+        }
+        if label.len() > 63 {
+            return Err(NameProblem::LabelTooLong {
+                label: label.to_string(),
+            });
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(NameProblem::HyphenAtEdge {
+                label: label.to_string(),
+            });
+        }
+    }
+    if name.parse::<IpAddr>().is_ok() {
+        return Err(NameProblem::LooksLikeIp);
+    }
+    Ok(())
+}
+
+/// `localhost`, `localhost.<anything>`, `ip6-localhost`, `ip6-loopback`.
+pub fn is_reserved_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower == "localhost"
+        || lower.starts_with("localhost.")
+        || lower == "ip6-localhost"
+        || lower == "ip6-loopback"
+}
+
+/// Validates the user's nodes. Every problem is collected, so one run of
+/// the module shows them all. When `name` is missing it is taken from the
+/// first label of `fqdn`.
+pub fn validate_nodes(specs: &[NodeSpec]) -> Result<Vec<Node>, InvalidNodes> {
+    let mut errors = Vec::new();
+    if specs.is_empty() {
+        return Err(InvalidNodes(vec![InputError::NoNodes]));
+    }
+    let mut nodes = Vec::with_capacity(specs.len());
+    let mut seen_names: HashMap<String, usize> = HashMap::new();
+    let mut seen_ips: HashMap<IpAddr, usize> = HashMap::new();
+    let mut labels: Vec<String> = Vec::with_capacity(specs.len());
+
+    for (index, spec) in specs.iter().enumerate() {
+        let label = node_label(spec);
+        labels.push(label.clone());
+        let errors_before = errors.len();
+
+        let ip = match spec.ip.parse::<IpAddr>() {
+            Ok(ip) if is_loopback(ip) || ip.is_unspecified() => {
+                errors.push(InputError::LoopbackIp {
+                    index,
+                    node: label.clone(),
+                    value: spec.ip.clone(),
+                });
+                None
+            }
+            Ok(ip) => Some(ip),
+            Err(_) => {
+                errors.push(InputError::BadIp {
+                    index,
+                    node: label.clone(),
+                    value: spec.ip.clone(),
+                });
+                None
+            }
+        };
+
+        let mut names: Vec<(Field, String)> = Vec::new();
+        if let Some(fqdn) = &spec.fqdn {
+            names.push((Field::Fqdn, fqdn.clone()));
+        }
+        match (&spec.name, &spec.fqdn) {
+            (Some(name), _) => names.push((Field::Name, name.clone())),
+            (None, Some(fqdn)) => {
+                if let Some((short, _)) = fqdn.split_once('.') {
+                    names.push((Field::Name, short.to_string()));
+                }
+            }
+            (None, None) => {}
+        }
+        for alias in &spec.aliases {
+            names.push((Field::Alias, alias.clone()));
+        }
+        if names.is_empty() {
+            errors.push(InputError::NoNames {
+                index,
+                node: label.clone(),
+            });
+        }
+
+        let mut own: Vec<String> = Vec::new();
+        let mut checked = Vec::with_capacity(names.len());
+        for (field, value) in names {
+            let problem = match check_hostname(&value) {
+                Err(problem) => Some(problem),
+                Ok(()) if is_reserved_name(&value) => Some(NameProblem::Reserved),
+                Ok(()) if field == Field::Fqdn && !value.contains('.') => {
+                    Some(NameProblem::NotQualified)
+                }
+                Ok(()) if field == Field::Name && value.contains('.') => {
+                    Some(NameProblem::NotShort)
+                }
+                Ok(()) => None,
+            };
+            if let Some(problem) = problem {
+                // A short name derived from a bad fqdn would only repeat the fqdn's error.
+                let derived = field == Field::Name && spec.name.is_none();
+                if !derived {
+                    errors.push(InputError::BadName {
+                        index,
+                        node: label.clone(),
+                        field,
+                        value,
+                        problem,
+                    });
+                }
+                continue;
+            }
+            let key = value.to_ascii_lowercase();
+            if own.contains(&key) {
+                errors.push(InputError::RepeatedName {
+                    index,
+                    node: label.clone(),
+                    name: value,
+                });
+                continue;
+            }
+            own.push(key);
+            checked.push(value);
+        }
+
+        for key in &own {
+            match seen_names.get(key) {
+                Some(&first) => errors.push(InputError::DuplicateName {
+                    name: original_case(&checked, key),
+                    first,
+                    first_node: labels.get(first).cloned().unwrap_or_default(),
+                    second: index,
+                    second_node: label.clone(),
+                }),
+                None => {
+                    seen_names.insert(key.clone(), index);
+                }
+            }
+        }
+        if let Some(ip) = ip {
+            match seen_ips.get(&ip) {
+                Some(&first) => errors.push(InputError::DuplicateIp {
+                    ip: spec.ip.clone(),
+                    first,
+                    first_node: labels.get(first).cloned().unwrap_or_default(),
+                    second: index,
+                    second_node: label.clone(),
+                }),
+                None => {
+                    seen_ips.insert(ip, index);
+                }
+            }
+        }
+
+        if let (Some(ip), true) = (ip, errors.len() == errors_before) {
+            nodes.push(Node {
+                ip,
+                ip_text: spec.ip.clone(),
+                names: checked,
+            });
+        }
+    }
+
+    if errors.is_empty() {
+        Ok(nodes)
+    } else {
+        Err(InvalidNodes(errors))
+    }
+}
+
+fn original_case(names: &[String], key: &str) -> String {
+    names
+        .iter()
+        .find(|n| n.eq_ignore_ascii_case(key))
+        .cloned()
+        .unwrap_or_else(|| key.to_string())
+}
+
+fn node_label(spec: &NodeSpec) -> String {
+    spec.name
+        .as_ref()
+        .or(spec.fqdn.as_ref())
+        .or(spec.aliases.first())
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .unwrap_or_else(|| {
+            if spec.ip.is_empty() {
+                "no name, no ip".to_string()
+            } else {
+                spec.ip.clone()
+            }
+        })
+}
+
+/// 127.0.0.0/8, `::1`, and IPv4-mapped 127.0.0.0/8.
+pub fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
