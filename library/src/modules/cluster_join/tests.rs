@@ -5,8 +5,8 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use library::ansible::{Context, InternalArgs, Outcome};
-use library::cmd::FakeRunner;
+use crate::ansible::{Context, InternalArgs, Outcome};
+use crate::cmd::FakeRunner;
 use serde_json::{json, Value};
 
 use super::*;
@@ -81,7 +81,7 @@ impl Host for FakeHost<'_> {
         self.sleeps.borrow_mut().push(pause);
         self.clock.set(self.clock.get() + pause);
     }
-    fn lock(&self, _wait: Duration) -> Result<Option<library::lock::Lock>, String> {
+    fn lock(&self, _wait: Duration) -> Result<Option<crate::lock::Lock>, String> {
         self.lock.clone().map(|()| None)
     }
 }
