@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use crate::ansible::{Context, Failure, Module, Opt, Outcome, Spec, Type};
+use crate::pve::corosync_conf::CLUSTER_CONF;
 use crate::pve::probe;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -27,7 +28,7 @@ impl Module for ClusterStatus {
     }
 
     fn run(params: Params, ctx: &mut Context<'_>) -> Result<Outcome, Failure> {
-        let probe = probe::read(ctx.runner, Path::new(probe::CLUSTER_CONF))?;
+        let probe = probe::read(ctx.runner, Path::new(CLUSTER_CONF))?;
         for warning in &probe.warnings {
             ctx.warn(warning.clone());
         }

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::ansible::{Context, Failure, Module, Opt, Outcome, Spec, Type};
+use crate::pve::corosync_conf::CLUSTER_CONF;
 use crate::pve::probe::{self, ProbeError};
 use crate::pve::quorum::{assess, Expectation, Health};
 use serde::Deserialize;
@@ -105,7 +106,7 @@ impl Module for QuorumCheck {
         let mut attempts = 0u32;
         loop {
             attempts += 1;
-            let verdict = probe::read(ctx.runner, Path::new(probe::CLUSTER_CONF));
+            let verdict = probe::read(ctx.runner, Path::new(CLUSTER_CONF));
             let waited = started.elapsed();
             let out_of_time = waited + interval > timeout;
             match verdict {

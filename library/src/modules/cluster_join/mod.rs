@@ -18,11 +18,13 @@ use serde_json::{json, Value};
 
 use crate::ansible::{Context, Failure, Module, Opt, Outcome, Spec, Type};
 use crate::cmd::{Cmd, CmdError, CmdOutput};
+use crate::pve::corosync_conf;
 use crate::pve::join::{
     self, Action, ConfSummary, Facts, JoinPath, Link, Membership, Observed, Request,
 };
 use crate::pve::names::validate_cluster_name;
-use crate::pve::status::{self, NodeState, ParseError};
+use crate::pve::probe::{self, OnTimeout};
+use crate::pve::status::{NodeState, ParseError};
 use host::{Host, RealHost};
 
 /// The module.
@@ -220,17 +222,17 @@ fn guests(host: &dyn Host, node: &str) -> Vec<String> {
     found
 }
 
-/// Reads the node's cluster state: files and read-only `pvecm` commands.
+/// Reads the node's cluster state: `pvecm` through the probe, and the files.
 fn observe(ctx: &Context<'_>, host: &dyn Host) -> Result<Probe, Failure> {
     let node = node_name(host)?;
-    let status_raw = run_read(ctx, &Cmd::new("pvecm").arg("status"))?;
-    let parsed = status::parse_status(&status_raw.stdout, &status_raw.stderr);
+    // A hanging `pvecm` (pmxcfs down) leaves the decision to the files.
+    let pvecm = probe::read_pvecm(ctx.runner, OnTimeout::ReadOutput)?;
     let mut obs = Observed {
         cluster_conf: host
-            .read(join::CLUSTER_CONF)
+            .read(corosync_conf::CLUSTER_CONF)
             .map(|t| join::parse_conf_summary(&t)),
         local_conf: host
-            .read(join::LOCAL_CONF)
+            .read(corosync_conf::LOCAL_CONF)
             .map(|t| join::parse_conf_summary(&t)),
         authkey: host.exists(join::AUTHKEY),
         corosync_running: host.process_running("corosync"),
@@ -238,13 +240,12 @@ fn observe(ctx: &Context<'_>, host: &dyn Host) -> Result<Probe, Failure> {
         node,
         ..Observed::default()
     };
-    let status_error = match parsed {
+    let status_error = match pvecm.status {
         Ok(report) => {
             if report.state == NodeState::Running {
                 obs.corosync_running = true;
                 obs.quorate = report.quorum.and_then(|q| q.quorate) == Some(true);
-                let nodes_raw = run_read(ctx, &Cmd::new("pvecm").arg("nodes"))?;
-                if let Ok(nodes) = status::parse_nodes(&nodes_raw.stdout, &nodes_raw.stderr) {
+                if let Some(Ok(nodes)) = pvecm.nodes {
                     obs.members = nodes
                         .membership
                         .map(|m| m.members.into_iter().filter_map(|r| r.name).collect())
@@ -258,7 +259,7 @@ fn observe(ctx: &Context<'_>, host: &dyn Host) -> Result<Probe, Failure> {
     Ok(Probe {
         obs,
         status_error,
-        status_raw,
+        status_raw: pvecm.status_raw,
     })
 }
 
