@@ -11,13 +11,11 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::ansible::{ChangeToken, Context, Failure, Module, Opt, Outcome, Spec, Type};
+use crate::fsutil::errno::{EINVAL, ENOSYS, ENOTSUP};
+use crate::fsutil::parent_dir;
 use crate::pve::totem::{self, Plan, TotemError, WriteStep};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-
-const ENOSYS: i32 = 38;
-const EINVAL: i32 = 22;
-const ENOTSUP: i32 = 95;
 
 /// The module.
 pub struct CorosyncTotem;
@@ -121,13 +119,6 @@ fn read_conf(path: &str) -> Result<String, Failure> {
             "{path} does not exist: this node is not in a cluster; create or join a cluster first"
         ))),
         Err(e) => Err(Failure::new(format!("cannot read {path}: {e}"))),
-    }
-}
-
-fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
     }
 }
 
