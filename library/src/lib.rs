@@ -5,12 +5,14 @@
 //! the pure Proxmox VE logic (parsers and planners over captured text);
 //! `hosts` models `/etc/hosts`; `resolve` judges what the resolver answers
 //! for it; `fsutil` writes files safely; `lock` keeps two runs on one node
-//! apart.
+//! apart; `modules` holds the modules themselves, the glue that reads
+//! state, plans, stops in check mode and applies.
 
 pub mod ansible;
 pub mod cmd;
 pub mod fsutil;
 pub mod hosts;
 pub mod lock;
+pub mod modules;
 pub mod pve;
 pub mod resolve;

@@ -16,6 +16,12 @@
 use serde::Serialize;
 use std::fmt;
 
+/// Where PVE keeps the cluster-wide corosync config (`pvecm create` writes
+/// it; pmxcfs shares it).
+pub const CLUSTER_CONF: &str = "/etc/pve/corosync.conf";
+/// The node-local copy of the corosync config.
+pub const LOCAL_CONF: &str = "/etc/corosync/corosync.conf";
+
 /// Why a `corosync.conf` text could not be read or edited.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfError {

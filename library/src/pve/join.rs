@@ -10,15 +10,11 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use super::corosync_conf::CorosyncConf;
+use super::corosync_conf::{CorosyncConf, CLUSTER_CONF, LOCAL_CONF};
 
 /// Corosync supports link0 to link7.
 pub const MAX_LINKS: usize = 8;
 
-/// Where `pvecm create` writes the cluster-wide corosync config.
-pub const CLUSTER_CONF: &str = "/etc/pve/corosync.conf";
-/// The node-local copy of the corosync config.
-pub const LOCAL_CONF: &str = "/etc/corosync/corosync.conf";
 /// The corosync authentication key.
 pub const AUTHKEY: &str = "/etc/corosync/authkey";
 

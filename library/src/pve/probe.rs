@@ -11,11 +11,10 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::corosync_conf::CorosyncConf;
-use super::status::{parse_nodes, parse_status, ClusterStatus, NodeState, ParseError};
+use super::status::{
+    parse_nodes, parse_status, ClusterStatus, NodeState, NodesReport, ParseError, StatusReport,
+};
 use crate::cmd::{Cmd, CmdError, CmdOutput, Runner};
-
-/// Where PVE keeps the cluster-wide corosync configuration.
-pub const CLUSTER_CONF: &str = "/etc/pve/corosync.conf";
 
 /// The state read, and the raw command output it came from.
 #[derive(Debug, Clone, Serialize)]
@@ -70,39 +69,76 @@ impl From<ProbeError> for crate::ansible::Failure {
     }
 }
 
+/// What `pvecm` said about this node, parsed: the part of the state every
+/// module reads the same way.
+#[derive(Debug, Clone)]
+pub struct PvecmReading {
+    /// `pvecm status` as it ran.
+    pub status_raw: CmdOutput,
+    /// `pvecm status`, parsed.
+    pub status: Result<StatusReport, ParseError>,
+    /// `pvecm nodes` as it ran; run only when corosync runs.
+    pub nodes_raw: Option<CmdOutput>,
+    /// `pvecm nodes`, parsed.
+    pub nodes: Option<Result<NodesReport, ParseError>>,
+}
+
+/// What a `pvecm` call that does not finish in time is taken for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnTimeout {
+    /// An error: the state is unknown.
+    Fail,
+    /// Its output so far, parsed like any other: for callers that decide
+    /// on the node's files when `pvecm` hangs (pmxcfs down).
+    ReadOutput,
+}
+
+/// Runs `pvecm status`, then `pvecm nodes` when corosync answers, and parses
+/// both.
+pub fn read_pvecm(runner: &dyn Runner, on_timeout: OnTimeout) -> Result<PvecmReading, CmdError> {
+    let timeout = Duration::from_secs(30);
+    let run = |sub: &str| match runner.run(&Cmd::new("pvecm").arg(sub).timeout(timeout)) {
+        Err(CmdError::TimedOut { output, .. }) if on_timeout == OnTimeout::ReadOutput => Ok(output),
+        other => other,
+    };
+    let status_raw = run("status")?;
+    let status = parse_status(&status_raw.stdout, &status_raw.stderr);
+    let (nodes_raw, nodes) = match &status {
+        Ok(report) if report.state == NodeState::Running => {
+            let out = run("nodes")?;
+            let parsed = parse_nodes(&out.stdout, &out.stderr);
+            (Some(out), Some(parsed))
+        }
+        _ => (None, None),
+    };
+    Ok(PvecmReading {
+        status_raw,
+        status,
+        nodes_raw,
+        nodes,
+    })
+}
+
 /// Reads the cluster state of this node.
 pub fn read(runner: &dyn Runner, conf_path: &Path) -> Result<Probe, ProbeError> {
-    let timeout = Duration::from_secs(30);
-    let status_out = runner
-        .run(&Cmd::new("pvecm").arg("status").timeout(timeout))
-        .map_err(ProbeError::Command)?;
-    let report = parse_status(&status_out.stdout, &status_out.stderr).map_err(|error| {
-        ProbeError::Parse {
-            error,
-            output: Box::new(status_out.clone()),
-        }
+    let reading = read_pvecm(runner, OnTimeout::Fail).map_err(ProbeError::Command)?;
+    let report = reading.status.map_err(|error| ProbeError::Parse {
+        error,
+        output: Box::new(reading.status_raw.clone()),
     })?;
-    let mut raw = vec![status_out];
+    let mut raw = vec![reading.status_raw];
     let mut warnings = Vec::new();
-
-    let nodes = if report.state == NodeState::Running {
-        let out = runner
-            .run(&Cmd::new("pvecm").arg("nodes").timeout(timeout))
-            .map_err(ProbeError::Command)?;
-        let parsed = match parse_nodes(&out.stdout, &out.stderr) {
-            Ok(parsed) => Some(parsed),
-            // Corosync may stop between the two calls; the status read alone still stands.
-            Err(err) => {
-                warnings.push(format!(
-                    "could not read node names from 'pvecm nodes': {err}"
-                ));
-                None
-            }
-        };
-        raw.push(out);
-        parsed
-    } else {
-        None
+    raw.extend(reading.nodes_raw);
+    let nodes = match reading.nodes {
+        Some(Ok(parsed)) => Some(parsed),
+        // Corosync may stop between the two calls; the status read alone still stands.
+        Some(Err(err)) => {
+            warnings.push(format!(
+                "could not read node names from 'pvecm nodes': {err}"
+            ));
+            None
+        }
+        None => None,
     };
 
     let conf = match std::fs::read_to_string(conf_path) {
@@ -150,4 +186,46 @@ pub fn summary(status: &ClusterStatus) -> String {
             "not quorate"
         }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::FakeRunner;
+
+    fn timed_out(stdout: &str) -> CmdError {
+        CmdError::TimedOut {
+            command: "pvecm status".into(),
+            after: Duration::from_secs(30),
+            output: CmdOutput {
+                command: "pvecm status".into(),
+                stdout: stdout.into(),
+                stderr: String::new(),
+                rc: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_hanging_pvecm_is_an_error_or_its_output_as_asked() {
+        let runner = FakeRunner::default().fail("pvecm status", timed_out(""));
+        assert!(matches!(
+            read_pvecm(&runner, OnTimeout::Fail),
+            Err(CmdError::TimedOut { .. })
+        ));
+        let reading = read_pvecm(&runner, OnTimeout::ReadOutput).expect("output kept");
+        assert_eq!(reading.status_raw.rc, None);
+        assert!(reading.status.is_err());
+        assert!(reading.nodes_raw.is_none() && reading.nodes.is_none());
+        assert_eq!(runner.commands(), ["pvecm status", "pvecm status"]);
+    }
+
+    #[test]
+    fn the_parse_error_is_kept_and_nodes_is_not_asked() {
+        let runner = FakeRunner::default().answer("pvecm status", "what is this\n", "", 0);
+        let reading = read_pvecm(&runner, OnTimeout::Fail).expect("ran");
+        assert!(reading.status.is_err());
+        assert_eq!(reading.status_raw.stdout, "what is this\n");
+        assert_eq!(runner.commands(), ["pvecm status"]);
+    }
 }

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::corosync_conf::{ConfError, CorosyncConf};
 use crate::ansible::json::is_integer;
+use crate::fsutil::errno::{EACCES, EEXIST, EIO, ENOSPC, EPERM, EROFS};
 
 /// Totem keys that Proxmox VE manages, with the reason given to the user.
 const MANAGED: [(&str, &str); 4] = [
@@ -245,13 +246,6 @@ pub enum WriteStep {
     /// Moving `<path>.new` onto `<path>`.
     Rename,
 }
-
-const EPERM: i32 = 1;
-const EIO: i32 = 5;
-const EACCES: i32 = 13;
-const EEXIST: i32 = 17;
-const ENOSPC: i32 = 28;
-const EROFS: i32 = 30;
 
 /// The message for a failed write of `path` through `new_path`.
 /// `errno` and `error` describe the OS error; `dir_read_only` says whether

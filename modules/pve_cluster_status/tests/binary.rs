@@ -1,10 +1,8 @@
 //! `pve_cluster_status` end to end through its binary: an args file in, one
 //! JSON object out, with a `pvecm` stand-in replaying captured output.
 
-mod common;
-
-use common::{assert_not_a_pve_node, fixture, standin_path, Bed, Run};
 use serde_json::{json, Value};
+use testkit::{assert_not_a_pve_node, fixture, standin_path, Bed, Run};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pve_cluster_status");
 

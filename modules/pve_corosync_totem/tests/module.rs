@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use serde_json::{json, Value};
 use tempfile::TempDir;
+use testkit::fixture;
 
 /// corosync.conf files written by PVE's own writer.
 const PVE_WRITTEN: &[&str] = &[
@@ -13,22 +14,6 @@ const PVE_WRITTEN: &[&str] = &[
     "corosync-conf-ipv6-3node.conf",
     "corosync-conf-multilink-qdevice.conf",
 ];
-
-fn fixture(name: &str) -> String {
-    let path: PathBuf = [
-        env!("CARGO_MANIFEST_DIR"),
-        "..",
-        "..",
-        "library",
-        "tests",
-        "fixtures",
-        "pvecm",
-        name,
-    ]
-    .iter()
-    .collect();
-    fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
 
 struct Bed {
     dir: TempDir,

@@ -2,10 +2,8 @@
 //! stand-in replaying captured output, including a cluster whose answer
 //! changes from one call to the next.
 
-mod common;
-
-use common::{assert_not_a_pve_node, fixture, standin_path, Bed, Run};
 use serde_json::{json, Value};
+use testkit::{assert_not_a_pve_node, fixture, standin_path, Bed, Run};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pve_quorum_check");
 

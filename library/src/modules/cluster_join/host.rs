@@ -12,7 +12,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use library::lock::Lock;
+use crate::lock::Lock;
 
 /// Where a run keeps its lock.
 pub const LOCK_PATH: &str = "/run/lock/pve_cluster_join.lock";

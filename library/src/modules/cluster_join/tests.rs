@@ -5,8 +5,8 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use library::ansible::{Context, InternalArgs, Outcome};
-use library::cmd::FakeRunner;
+use crate::ansible::{Context, InternalArgs, Outcome};
+use crate::cmd::FakeRunner;
 use serde_json::{json, Value};
 
 use super::*;
@@ -81,7 +81,7 @@ impl Host for FakeHost<'_> {
         self.sleeps.borrow_mut().push(pause);
         self.clock.set(self.clock.get() + pause);
     }
-    fn lock(&self, _wait: Duration) -> Result<Option<library::lock::Lock>, String> {
+    fn lock(&self, _wait: Duration) -> Result<Option<crate::lock::Lock>, String> {
         self.lock.clone().map(|()| None)
     }
 }
@@ -104,8 +104,8 @@ fn conf(name: &str, version: u64, nodes: &[&str]) -> String {
 fn member_files(name: &str, nodes: &[&str]) -> NodeFiles {
     let mut files = BTreeMap::new();
     let text = conf(name, nodes.len() as u64, nodes);
-    files.insert(join::CLUSTER_CONF.to_string(), text.clone());
-    files.insert(join::LOCAL_CONF.to_string(), text);
+    files.insert(corosync_conf::CLUSTER_CONF.to_string(), text.clone());
+    files.insert(corosync_conf::LOCAL_CONF.to_string(), text);
     files.insert(join::AUTHKEY.to_string(), "key".to_string());
     files.insert("/proc/sys/kernel/hostname".to_string(), "pve2\n".into());
     NodeFiles {
@@ -670,9 +670,10 @@ fn half_joined_states_are_reported_with_recovery_steps() {
 
     // Only the node-local config is there.
     let mut files = standalone_files();
-    files
-        .files
-        .insert(join::LOCAL_CONF.into(), conf("lab", 2, &["pve1", "pve2"]));
+    files.files.insert(
+        corosync_conf::LOCAL_CONF.into(),
+        conf("lab", 2, &["pve1", "pve2"]),
+    );
     let runner = FakeRunner::default().answer("pvecm status", "", NOT_IN_CLUSTER, 2);
     let h = host(&runner, files.clone(), files);
     let f = run(params(Way::Ssh, false), false, &runner, &h).expect_err("incomplete");

@@ -2,8 +2,6 @@
 //! of a JSON args file, with a `pvecm` stand-in first on `PATH` that replays
 //! captured `pvecm` output (`tests/standins/pvecm`).
 
-#![allow(dead_code)] // each test file uses a different part
-
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -11,7 +9,7 @@ use tempfile::TempDir;
 
 /// The repository root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// The text of a captured `pvecm` fixture.
@@ -32,6 +30,12 @@ pub fn assert_not_a_pve_node() {
 /// A temporary directory holding the args file and the stand-in's answers.
 pub struct Bed {
     pub dir: TempDir,
+}
+
+impl Default for Bed {
+    fn default() -> Bed {
+        Bed::new()
+    }
 }
 
 impl Bed {

@@ -1,0 +1,19 @@
+//! The Ansible modules, one per file or folder; each binary in `modules/`
+//! hands one of these types to [`crate::ansible::run`].
+//!
+//! This is the glue between the protocol and the pure logic: read the
+//! node's state (through [`crate::cmd`] and [`crate::pve::probe`]), plan
+//! with [`crate::pve`], [`crate::hosts`] or [`crate::resolve`], stop in
+//! check mode, then apply.
+
+mod cluster_join;
+mod cluster_status;
+mod corosync_totem;
+mod hosts;
+mod quorum_check;
+
+pub use cluster_join::ClusterJoin;
+pub use cluster_status::ClusterStatus;
+pub use corosync_totem::CorosyncTotem;
+pub use hosts::Hosts;
+pub use quorum_check::QuorumCheck;
