@@ -140,7 +140,8 @@ fn validation_errors_still_fail_in_check_mode() {
     assert_eq!(out["msg"], "missing required arguments: password");
     assert!(out.get("skipped").is_none());
     // A one-letter secret would be masked inside 'bogus' too, as Python masks it.
-    let out = exec(json!({"user": "a", "password": "pw-1", "bogus": 1, "_ansible_check_mode": true}));
+    let out =
+        exec(json!({"user": "a", "password": "pw-1", "bogus": 1, "_ansible_check_mode": true}));
     assert_eq!(out["failed"], true, "{out}");
     assert_eq!(
         out["msg"],
