@@ -5,24 +5,12 @@
 //!
 //! `PROPTEST_CASES=N` runs N cases per property instead of the defaults.
 
+mod common;
+use common::cases;
 use library::ansible::{execute, Context, Failure, Module, Opt, Outcome, Spec, Type};
 use library::cmd::FakeRunner;
 use proptest::prelude::*;
-use proptest::test_runner::Config;
 use serde_json::{json, Map, Value};
-
-/// Cases per property when `PROPTEST_CASES` is not set.
-fn cases(default: u32) -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default);
-    Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    }
-}
 
 /// A module exercising every feature of the spec. It echoes its parameters
 /// and the secret in every place a module can put text.

@@ -5,25 +5,14 @@
 //!
 //! `PROPTEST_CASES=N` runs N cases per property instead of the defaults.
 
+mod common;
+use common::cases;
 use library::hosts::{
     is_loopback, parse_entry, plan, validate_nodes, Change, HostsFile, Node, NodeSpec, Notice,
     Options, Plan, State,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
-use proptest::test_runner::Config;
-
-fn cases(default: u32) -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default);
-    Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    }
-}
 
 const IPS: &[&str] = &[
     "10.0.0.1",

@@ -5,6 +5,8 @@
 //!
 //! `PROPTEST_CASES=N` runs N cases per property instead of the defaults.
 
+mod common;
+use common::cases;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -14,19 +16,6 @@ use library::pve::status::{
 };
 use proptest::prelude::*;
 use proptest::sample::{select, Index};
-use proptest::test_runner::Config;
-
-fn cases(default: u32) -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default);
-    Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    }
-}
 
 struct Fixtures {
     status: Vec<String>,

@@ -1,20 +1,8 @@
 //! corosync.conf reading, typed access and PVE-format writing.
 
+mod common;
+use common::fixture;
 use library::pve::corosync_conf::{ConfError, CorosyncConf};
-use std::path::PathBuf;
-
-fn fixture(name: &str) -> String {
-    let path: PathBuf = [
-        env!("CARGO_MANIFEST_DIR"),
-        "tests",
-        "fixtures",
-        "pvecm",
-        name,
-    ]
-    .iter()
-    .collect();
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
 
 struct Case {
     /// What real file the fixture reproduces.

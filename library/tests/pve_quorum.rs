@@ -1,25 +1,10 @@
 //! The health decision over every status layout.
 
+mod common;
+use common::fixture;
 use library::pve::corosync_conf::CorosyncConf;
 use library::pve::quorum::{assess, Expectation, Health};
 use library::pve::status::{parse_nodes, parse_status, ClusterStatus};
-use std::path::PathBuf;
-
-fn fixture(name: &str) -> String {
-    if name.is_empty() {
-        return String::new();
-    }
-    let path: PathBuf = [
-        env!("CARGO_MANIFEST_DIR"),
-        "tests",
-        "fixtures",
-        "pvecm",
-        name,
-    ]
-    .iter()
-    .collect();
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
 
 fn status(stdout: &str, stderr: &str, nodes: &str, conf: &str) -> ClusterStatus {
     let s = parse_status(&fixture(stdout), &fixture(stderr)).unwrap();

@@ -1,26 +1,12 @@
 //! `pvecm status` / `pvecm nodes` parsing over captured text, one table row per layout.
 
+mod common;
+use common::fixture;
 use library::pve::corosync_conf::CorosyncConf;
 use library::pve::status::{
     parse_nodes, parse_status, ClusterStatus, NodeState, ParseError, StatusReport,
 };
 use std::path::PathBuf;
-
-fn fixture(name: &str) -> String {
-    if name.is_empty() {
-        return String::new();
-    }
-    let path: PathBuf = [
-        env!("CARGO_MANIFEST_DIR"),
-        "tests",
-        "fixtures",
-        "pvecm",
-        name,
-    ]
-    .iter()
-    .collect();
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
 
 /// Expected values of one running status; `None` = not checked.
 struct Running {
