@@ -46,6 +46,17 @@ CASES = [
     ("pve_cluster_join", {"cluster_name": "c", "links": [{"priority": 3}]}),
     ("pve_cluster_join", {"cluster_name": "c", "links": "address=10.0.0.1"}),
     ("pve_cluster_join", {"cluster_name": "c", "use_ssh": True, "password": "pw"}),
+    ("pve_cluster_join", {"cluster_name": "c", "links": [{"address": "10.0.0.1", "priority": "high"}]}),
+    ("pve_cluster_join", {"cluster_name": "c", "links": [{"address": "10.0.0.1", "prio": 1}]}),
+    ("pve_cluster_join", {"cluster_name": "c", "votes": [1], "timeout": "1e2"}),
+    ("pve_cluster_join", {"cluster_name": "c", "use_ssh": "maybe"}),
+    ("pve_corosync_totem", {}),
+    ("pve_corosync_totem", {"totem": "token"}),
+    ("pve_corosync_totem", {"totem": 5}),
+    ("pve_corosync_totem", {"totem": {"token": 3000}, "paths": "/x"}),
+    ("pve_hosts", {"nodes": [{"ip": "10.0.0.1", "aliases": {"a": 1}}]}),
+    ("pve_hosts", {"nodes": [{"ip": "10.0.0.1", "short_name": "a", "name": "b"}]}),
+    ("pve_quorum_check", {"expected_members": {"a": 1}}),
 ]
 
 
