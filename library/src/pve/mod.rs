@@ -13,6 +13,7 @@
 //!   and reads `corosync.conf`, then hands the text to the parsers.
 
 pub mod corosync_conf;
+pub mod join;
 pub mod names;
 pub mod probe;
 pub mod quorum;

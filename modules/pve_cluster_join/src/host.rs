@@ -1,0 +1,132 @@
+//! What the module reads from the node besides command output: files, the
+//! process table, the host name, a TCP port of the peer, the clock, and the
+//! node-local lock. [`RealHost`] is the node; tests use a fake.
+//!
+//! Paths are absolute node paths (`/etc/pve/corosync.conf`). [`RealHost`]
+//! reads them under `$PVE_CLUSTER_JOIN_ROOT` when that is set, and probes
+//! `$PVE_CLUSTER_JOIN_PEER_PORT` instead of the join path's port: both
+//! exist for the binary tests, which cannot own `/etc/pve` or port 22.
+
+use std::io::ErrorKind;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use library::lock::Lock;
+
+/// Where a run keeps its lock.
+pub const LOCK_PATH: &str = "/run/lock/pve_cluster_join.lock";
+
+/// The node, as far as the module reads it.
+pub trait Host {
+    /// The text of a file, `None` when it does not exist or is unreadable.
+    fn read(&self, path: &str) -> Option<String>;
+    /// Whether a file exists.
+    fn exists(&self, path: &str) -> bool;
+    /// File names in a directory, sorted; empty when it does not exist.
+    fn list_dir(&self, path: &str) -> Vec<String>;
+    /// Whether a process with this command name runs.
+    fn process_running(&self, comm: &str) -> bool;
+    /// Connects to `host:port` and disconnects.
+    fn tcp_probe(&self, host: &str, port: u16, timeout: Duration) -> Result<(), String>;
+    /// Time since the run started.
+    fn elapsed(&self) -> Duration;
+    /// Waits.
+    fn sleep(&self, pause: Duration);
+    /// Takes the node-local lock, waiting up to `wait`.
+    fn lock(&self, wait: Duration) -> Result<Option<Lock>, String>;
+}
+
+/// The node this runs on.
+pub struct RealHost {
+    root: PathBuf,
+    started: Instant,
+    peer_port: Option<u16>,
+}
+
+impl RealHost {
+    /// The node, with the test overrides from the environment.
+    pub fn from_env() -> RealHost {
+        RealHost {
+            root: std::env::var_os("PVE_CLUSTER_JOIN_ROOT")
+                .map_or_else(|| PathBuf::from("/"), PathBuf::from),
+            started: Instant::now(),
+            peer_port: std::env::var("PVE_CLUSTER_JOIN_PEER_PORT")
+                .ok()
+                .and_then(|p| p.parse().ok()),
+        }
+    }
+
+    fn at(&self, path: &str) -> PathBuf {
+        self.root.join(path.trim_start_matches('/'))
+    }
+}
+
+impl Host for RealHost {
+    fn read(&self, path: &str) -> Option<String> {
+        std::fs::read(self.at(path))
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    }
+
+    fn exists(&self, path: &str) -> bool {
+        self.at(path).exists()
+    }
+
+    fn list_dir(&self, path: &str) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.at(path))
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    fn process_running(&self, comm: &str) -> bool {
+        self.list_dir("/proc")
+            .iter()
+            .filter(|name| name.bytes().all(|b| b.is_ascii_digit()))
+            .any(|pid| {
+                self.read(&format!("/proc/{pid}/comm"))
+                    .is_some_and(|c| c.trim() == comm)
+            })
+    }
+
+    fn tcp_probe(&self, host: &str, port: u16, timeout: Duration) -> Result<(), String> {
+        let port = self.peer_port.unwrap_or(port);
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let addrs: Vec<_> = (bare, port)
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve '{host}': {e}"))?
+            .collect();
+        let mut last = format!("'{host}' resolves to no address");
+        for addr in addrs {
+            match TcpStream::connect_timeout(&addr, timeout) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::TimedOut => {
+                    last = format!("no answer from {addr} within {} s", timeout.as_secs());
+                }
+                Err(e) => last = format!("{addr}: {e}"),
+            }
+        }
+        Err(last)
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    fn sleep(&self, pause: Duration) {
+        std::thread::sleep(pause);
+    }
+
+    fn lock(&self, wait: Duration) -> Result<Option<Lock>, String> {
+        Lock::acquire(&self.at(LOCK_PATH), wait)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+}

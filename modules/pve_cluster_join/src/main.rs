@@ -1,0 +1,674 @@
+//! `pve_cluster_join`: creates a Proxmox VE cluster on this node, or joins
+//! this node to one through a member, and reports only what the cluster
+//! state shows: `pvecm add` exits 0 even when the join failed.
+//!
+//! Order of a run: validate the options; take the node-local lock (not in
+//! check mode); read the state; stop if the node is already a member, is in
+//! another cluster, or is half set up; check what PVE would reject; stop
+//! here in check mode; run `pvecm create`/`add`; poll the state until the
+//! node is a member of a quorate cluster or the timeout passes.
+
+mod host;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use host::{Host, RealHost};
+use library::ansible::{Context, Failure, Module, Opt, Outcome, Spec, Type};
+use library::cmd::{Cmd, CmdError, CmdOutput};
+use library::pve::join::{
+    self, Action, ConfSummary, Facts, JoinPath, Link, Membership, Observed, Request,
+};
+use library::pve::names::validate_cluster_name;
+use library::pve::status::{self, NodeState, ParseError};
+
+fn main() {
+    library::ansible::run::<JoinModule>()
+}
+
+/// The module.
+pub struct JoinModule;
+
+/// One element of `links`.
+#[derive(Debug, Deserialize)]
+pub struct LinkParam {
+    address: String,
+    priority: Option<i64>,
+    number: Option<i64>,
+}
+
+/// The options, typed.
+#[derive(Debug, Deserialize)]
+pub struct Params {
+    cluster_name: String,
+    peer: Option<String>,
+    links: Option<Vec<LinkParam>>,
+    nodeid: Option<i64>,
+    votes: Option<i64>,
+    use_ssh: Option<bool>,
+    password: Option<String>,
+    fingerprint: Option<String>,
+    timeout: i64,
+}
+
+const DEFAULT_TIMEOUT: i64 = 120;
+/// How long `pvecm create`/`add` itself may take at least: a join restarts
+/// services and waits for quorum with no timeout of its own.
+const MIN_COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
+const PEER_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Module for JoinModule {
+    type Params = Params;
+    const NAME: &'static str = "pve_cluster_join";
+    const SUPPORTS_CHECK_MODE: bool = true;
+
+    fn spec() -> Spec {
+        let link = Spec::new(vec![
+            Opt::new("address", Type::Str).required(),
+            Opt::new("priority", Type::Int),
+            Opt::new("number", Type::Int),
+        ]);
+        Spec::new(vec![
+            Opt::new("cluster_name", Type::Str).required(),
+            Opt::new("peer", Type::Str),
+            Opt::new("links", Type::List)
+                .elements(Type::Dict)
+                .options(link),
+            Opt::new("nodeid", Type::Int),
+            Opt::new("votes", Type::Int),
+            Opt::new("use_ssh", Type::Bool),
+            Opt::new("password", Type::Str).no_log(),
+            Opt::new("fingerprint", Type::Str),
+            Opt::new("timeout", Type::Int).default(DEFAULT_TIMEOUT),
+        ])
+        .required_together(&["password", "fingerprint"])
+    }
+
+    fn run(params: Params, ctx: &mut Context<'_>) -> Result<Outcome, Failure> {
+        run_with(params, ctx, &RealHost::from_env())
+    }
+}
+
+/// Turns the options into a request, or says what is wrong with them.
+fn request(params: &Params, warnings: &mut Vec<String>) -> Result<Request, Failure> {
+    validate_cluster_name(&params.cluster_name).map_err(Failure::new)?;
+    let in_range = |name: &str, value: i64, min: i64, max: i64| {
+        if (min..=max).contains(&value) {
+            Ok(value)
+        } else {
+            Err(Failure::new(format!(
+                "{name} is {value}; it must be between {min} and {max}"
+            )))
+        }
+    };
+    let mut links = Vec::new();
+    for (position, l) in params.links.iter().flatten().enumerate() {
+        let default_number = i64::try_from(position).unwrap_or(i64::MAX);
+        let number = in_range(
+            "a link number",
+            l.number.unwrap_or(default_number),
+            0,
+            join::MAX_LINKS as i64 - 1,
+        )?;
+        let priority = match l.priority {
+            Some(p) => Some(u8::try_from(in_range("a link priority", p, 0, 255)?).unwrap_or(0)),
+            None => None,
+        };
+        links.push(Link {
+            number: u8::try_from(number).unwrap_or(0),
+            address: l.address.trim().to_string(),
+            priority,
+        });
+    }
+    join::check_links(&links).map_err(Failure::new)?;
+    let peer = params
+        .peer
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string);
+    let creating = peer.is_none();
+    let nodeid = match params.nodeid {
+        Some(id) => {
+            Some(u32::try_from(in_range("nodeid", id, 1, i64::from(u32::MAX))?).unwrap_or(1))
+        }
+        None => None,
+    };
+    let min_votes = if creating { 1 } else { 0 };
+    let votes = match params.votes {
+        Some(v) => Some(u32::try_from(in_range("votes", v, min_votes, 1_000_000)?).unwrap_or(1)),
+        None => None,
+    };
+    if params.timeout < 1 {
+        return Err(Failure::new(format!(
+            "timeout is {}; it must be at least 1 (seconds)",
+            params.timeout
+        )));
+    }
+    let path =
+        match (&params.password, params.use_ssh) {
+            (Some(_), Some(true)) => return Err(Failure::new(
+                "password and use_ssh: true do not go together: the SSH join uses root's SSH key, \
+                 the password is for the API join (leave use_ssh out or set it false)",
+            )),
+            (Some(_), _) => {
+                let fingerprint = params.fingerprint.clone().unwrap_or_default();
+                join::check_fingerprint(&fingerprint).map_err(Failure::new)?;
+                JoinPath::Api {
+                    fingerprint: fingerprint.to_ascii_uppercase(),
+                }
+            }
+            (None, Some(false)) if !creating => return Err(Failure::new(
+                "use_ssh is false but no password is given: the API join needs the peer's root \
+                 password and its certificate fingerprint",
+            )),
+            (None, _) => JoinPath::Ssh,
+        };
+    if creating && (params.password.is_some() || params.use_ssh.is_some()) {
+        warnings.push(
+            "use_ssh, password and fingerprint are only used to join through peer; without peer \
+             this node creates the cluster and ignores them"
+                .to_string(),
+        );
+    }
+    Ok(Request {
+        cluster_name: params.cluster_name.clone(),
+        peer,
+        path,
+        links,
+        nodeid,
+        votes,
+    })
+}
+
+/// The state read in one pass, with what `pvecm status` could not say.
+struct Probe {
+    obs: Observed,
+    /// Why `pvecm status` could not be read, if it could not.
+    status_error: Option<ParseError>,
+    status_raw: CmdOutput,
+}
+
+fn node_name(host: &dyn Host) -> Result<String, Failure> {
+    let raw = host.read("/proc/sys/kernel/hostname").unwrap_or_default();
+    let short = raw.trim().split('.').next().unwrap_or("").to_string();
+    if short.is_empty() {
+        Err(Failure::new(
+            "cannot read this node's host name from /proc/sys/kernel/hostname",
+        ))
+    } else {
+        Ok(short)
+    }
+}
+
+fn run_read(ctx: &Context<'_>, cmd: &Cmd) -> Result<CmdOutput, Failure> {
+    match ctx.runner.run(cmd) {
+        Ok(out) => Ok(out),
+        Err(CmdError::TimedOut { output, .. }) => Ok(output),
+        Err(err) => Err(Failure::from(err)),
+    }
+}
+
+fn guests(host: &dyn Host, node: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for kind in ["qemu-server", "lxc"] {
+        for name in host.list_dir(&format!("/etc/pve/nodes/{node}/{kind}")) {
+            if name.ends_with(".conf") {
+                found.push(format!("{kind}/{name}"));
+            }
+        }
+    }
+    found
+}
+
+/// Reads the node's cluster state: files and read-only `pvecm` commands.
+fn observe(ctx: &Context<'_>, host: &dyn Host) -> Result<Probe, Failure> {
+    let node = node_name(host)?;
+    let status_raw = run_read(ctx, &Cmd::new("pvecm").arg("status"))?;
+    let parsed = status::parse_status(&status_raw.stdout, &status_raw.stderr);
+    let mut obs = Observed {
+        cluster_conf: host
+            .read(join::CLUSTER_CONF)
+            .map(|t| join::parse_conf_summary(&t)),
+        local_conf: host
+            .read(join::LOCAL_CONF)
+            .map(|t| join::parse_conf_summary(&t)),
+        authkey: host.exists(join::AUTHKEY),
+        corosync_running: host.process_running("corosync"),
+        guests: guests(host, &node),
+        node,
+        ..Observed::default()
+    };
+    let status_error = match parsed {
+        Ok(report) => {
+            if report.state == NodeState::Running {
+                obs.corosync_running = true;
+                obs.quorate = report.quorum.and_then(|q| q.quorate) == Some(true);
+                let nodes_raw = run_read(ctx, &Cmd::new("pvecm").arg("nodes"))?;
+                if let Ok(nodes) = status::parse_nodes(&nodes_raw.stdout, &nodes_raw.stderr) {
+                    obs.members = nodes
+                        .membership
+                        .map(|m| m.members.into_iter().filter_map(|r| r.name).collect())
+                        .unwrap_or_default();
+                }
+            }
+            None
+        }
+        Err(err) => Some(err),
+    };
+    Ok(Probe {
+        obs,
+        status_error,
+        status_raw,
+    })
+}
+
+/// The status returned to the user.
+#[derive(Debug, Serialize)]
+struct StatusOut {
+    node: String,
+    in_cluster: bool,
+    cluster_name: Option<String>,
+    config_version: Option<u64>,
+    nodes: Vec<String>,
+    members_online: Vec<String>,
+    corosync_running: bool,
+    quorate: bool,
+}
+
+fn status_out(obs: &Observed) -> StatusOut {
+    let conf = obs
+        .cluster_conf
+        .clone()
+        .or_else(|| obs.local_conf.clone())
+        .unwrap_or_default();
+    StatusOut {
+        node: obs.node.clone(),
+        in_cluster: obs.cluster_conf.is_some() && conf.nodes.contains(&obs.node),
+        cluster_name: conf.cluster_name,
+        config_version: conf.config_version,
+        nodes: conf.nodes,
+        members_online: obs.members.clone(),
+        corosync_running: obs.corosync_running,
+        quorate: obs.quorate,
+    }
+}
+
+fn membership_text(cluster: Option<&str>, nodes: &[String]) -> String {
+    match cluster {
+        None => "cluster: none\n".to_string(),
+        Some(name) => {
+            let mut text = format!("cluster: {name}\nnodes:\n");
+            for n in nodes {
+                text.push_str(&format!("  - {n}\n"));
+            }
+            text
+        }
+    }
+}
+
+fn observed_text(obs: &Observed) -> String {
+    match &obs.cluster_conf {
+        Some(ConfSummary {
+            cluster_name,
+            nodes,
+            ..
+        }) => membership_text(Some(cluster_name.as_deref().unwrap_or("(unnamed)")), nodes),
+        None => membership_text(None, &[]),
+    }
+}
+
+fn diff(before: String, after: String, node: &str) -> Value {
+    json!({
+        "before": before,
+        "after": after,
+        "before_header": format!("{node} cluster membership"),
+        "after_header": format!("{node} cluster membership"),
+    })
+}
+
+fn unchanged(req: &Request, probe: &Probe, msg: String) -> Outcome {
+    Outcome::unchanged(msg)
+        .with("cluster_name", &req.cluster_name)
+        .with("node", &probe.obs.node)
+        .with("action", "none")
+        .with("status", status_out(&probe.obs))
+}
+
+fn state_failure(msg: String, probe: &Probe) -> Failure {
+    Failure::new(msg)
+        .with("status", status_out(&probe.obs))
+        .with("status_output", &probe.status_raw)
+}
+
+fn steps_text(steps: &[String]) -> String {
+    steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| format!("{}) {s}", i + 1))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Polls until the node is a member of a quorate `target`, with growing
+/// pauses, until `deadline` (measured from the start of the run).
+fn wait_for_member(
+    ctx: &Context<'_>,
+    host: &dyn Host,
+    target: &str,
+    deadline: Duration,
+) -> Result<Probe, Failure> {
+    let mut pause = Duration::from_millis(500);
+    loop {
+        let probe = observe(ctx, host)?;
+        if join::is_done(&probe.obs, target) {
+            return Ok(probe);
+        }
+        let now = host.elapsed();
+        if now >= deadline {
+            return Ok(probe);
+        }
+        host.sleep(pause.min(deadline - now));
+        pause = (pause * 3 / 2).min(Duration::from_secs(5));
+    }
+}
+
+fn preflight_facts(
+    ctx: &Context<'_>,
+    host: &dyn Host,
+    req: &Request,
+    node: &str,
+) -> Result<Facts, Failure> {
+    let ip = run_read(ctx, &Cmd::new("ip").args(["-o", "addr"]))?;
+    let local_addresses = join::parse_ip_addr(&ip.stdout);
+    let getent = run_read(ctx, &Cmd::new("getent").args(["ahosts", node]))?;
+    let addrs: Vec<IpAddr> = join::parse_getent(&getent.stdout);
+    let node_addresses = if addrs.is_empty() {
+        Err(format!(
+            "getent ahosts {node} found no address (exit status {})",
+            getent
+                .rc
+                .map_or_else(|| "none".to_string(), |rc| rc.to_string())
+        ))
+    } else {
+        Ok(addrs)
+    };
+    let peer_reachable = req
+        .peer
+        .as_ref()
+        .map(|peer| host.tcp_probe(peer, req.path.port(), PEER_PROBE_TIMEOUT));
+    Ok(Facts {
+        local_addresses,
+        node_addresses,
+        peer_reachable,
+    })
+}
+
+fn describe_action(req: &Request) -> String {
+    match join::action(req) {
+        Action::Create => format!("create cluster '{}'", req.cluster_name),
+        Action::Join { peer, path } => format!(
+            "join cluster '{}' through {peer} ({})",
+            req.cluster_name,
+            match path {
+                JoinPath::Ssh => "SSH",
+                JoinPath::Api { .. } => "API with password and fingerprint",
+            }
+        ),
+    }
+}
+
+/// The whole run, with the node behind `host`.
+fn run_with(params: Params, ctx: &mut Context<'_>, host: &dyn Host) -> Result<Outcome, Failure> {
+    let req = request(&params, &mut ctx.warnings)?;
+    let timeout = Duration::from_secs(u64::try_from(params.timeout).unwrap_or(1));
+    let _lock = if ctx.check_mode() {
+        None
+    } else {
+        host.lock(timeout).map_err(Failure::new)?
+    };
+
+    let probe = observe(ctx, host)?;
+    let node = probe.obs.node.clone();
+    match join::membership(&probe.obs, &req.cluster_name) {
+        Membership::Member { quorate: true, .. } => {
+            return Ok(unchanged(
+                &req,
+                &probe,
+                format!(
+                    "node '{node}' is already a member of cluster '{}'",
+                    req.cluster_name
+                ),
+            ));
+        }
+        Membership::Member { quorate: false, .. } => {
+            let probe = if ctx.check_mode() {
+                probe
+            } else {
+                let deadline = host.elapsed() + timeout;
+                wait_for_member(ctx, host, &req.cluster_name, deadline)?
+            };
+            if !probe.obs.quorate {
+                ctx.warn(format!(
+                    "node '{node}' is a member of cluster '{}', but the cluster is not quorate: \
+                     check that enough members are online ('pvecm status')",
+                    req.cluster_name
+                ));
+            }
+            return Ok(unchanged(
+                &req,
+                &probe,
+                format!(
+                    "node '{node}' is already a member of cluster '{}'",
+                    req.cluster_name
+                ),
+            ));
+        }
+        Membership::OtherCluster {
+            cluster_name,
+            config_version,
+            nodes,
+        } => {
+            return Err(state_failure(
+                join::other_cluster_message(
+                    &node,
+                    &req.cluster_name,
+                    &cluster_name,
+                    config_version,
+                    &nodes,
+                ),
+                &probe,
+            ));
+        }
+        Membership::Incomplete { found, steps } => {
+            return Err(state_failure(
+                format!(
+                    "cannot {}: {found}. Nothing was changed. To recover: {}",
+                    describe_action(&req),
+                    steps_text(&steps)
+                ),
+                &probe,
+            ));
+        }
+        Membership::Standalone => {}
+    }
+
+    if let Some(err) = &probe.status_error {
+        if matches!(
+            err,
+            ParseError::PmxcfsDown { .. } | ParseError::PmxcfsNotMounted { .. }
+        ) {
+            return Err(state_failure(
+                format!("cannot {}: {err}", describe_action(&req)),
+                &probe,
+            ));
+        }
+    }
+
+    let facts = preflight_facts(ctx, host, &req, &node)?;
+    let problems = join::preflight(&req, &probe.obs, &facts);
+    if !problems.is_empty() {
+        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        return Err(state_failure(
+            format!(
+                "cannot {}: {} found before running anything: {}. Nothing was changed",
+                describe_action(&req),
+                if list.len() == 1 {
+                    "1 problem".to_string()
+                } else {
+                    format!("{} problems", list.len())
+                },
+                steps_text(&list)
+            ),
+            &probe,
+        )
+        .with("problems", list));
+    }
+
+    let call = join::pvecm_call(&req);
+    let command = Cmd::new("pvecm").args(call.args.clone()).display();
+    let action = join::action(&req);
+    let before = observed_text(&probe.obs);
+    let planned_after = match &action {
+        Action::Create => membership_text(Some(&req.cluster_name), std::slice::from_ref(&node)),
+        Action::Join { peer, .. } => membership_text(
+            Some(&req.cluster_name),
+            &[
+                format!(
+                    "(the members of '{}', reached through {peer})",
+                    req.cluster_name
+                ),
+                node.clone(),
+            ],
+        ),
+    };
+
+    if ctx.check_mode() {
+        let mut outcome = Outcome {
+            changed: true,
+            msg: Some(format!("would {}", describe_action(&req))),
+            diff: Some(diff(before, planned_after, &node)),
+            ..Outcome::default()
+        }
+        .with("cluster_name", &req.cluster_name)
+        .with("node", &node)
+        .with("action", action.name())
+        .with("command", &command)
+        .with("status", status_out(&probe.obs));
+        if call.password_on_stdin {
+            outcome = outcome.with("stdin", "********");
+        }
+        return Ok(outcome);
+    }
+
+    let token = ctx.change_token()?;
+    let mut cmd = Cmd::mutating("pvecm", &token)
+        .args(call.args.clone())
+        .cwd("/")
+        .timeout(timeout.max(MIN_COMMAND_TIMEOUT));
+    if call.password_on_stdin {
+        let mut secret = params.password.clone().unwrap_or_default().into_bytes();
+        secret.push(b'\n');
+        cmd = cmd.stdin(secret);
+    }
+    let (output, timed_out) = match ctx.runner.run(&cmd) {
+        Ok(out) => (out, None),
+        Err(CmdError::TimedOut { output, after, .. }) => (output, Some(after)),
+        Err(err) => return Err(Failure::from(err).with("command", &command)),
+    };
+    let raw = |f: Failure| {
+        f.with("command", &command)
+            .with("stdout", &output.stdout)
+            .with("stderr", &output.stderr)
+            .with("rc", output.rc)
+    };
+
+    let diagnosis = join::diagnose(&output.stdout, &output.stderr);
+    let deadline = host.elapsed() + timeout;
+    let after = if diagnosis.is_some() {
+        observe(ctx, host)?
+    } else {
+        wait_for_member(ctx, host, &req.cluster_name, deadline)?
+    };
+
+    if join::is_done(&after.obs, &req.cluster_name) {
+        if let Some(d) = &diagnosis {
+            ctx.warn(format!(
+                "pvecm reported a problem although the node is now a member: {} ({})",
+                d.reason, d.hint
+            ));
+        }
+        let after_text = observed_text(&after.obs);
+        let outcome = Outcome {
+            changed: true,
+            msg: Some(match action {
+                Action::Create => {
+                    format!("created cluster '{}' on node '{node}'", req.cluster_name)
+                }
+                Action::Join { ref peer, .. } => format!(
+                    "node '{node}' joined cluster '{}' through {peer}",
+                    req.cluster_name
+                ),
+            }),
+            diff: Some(diff(before, after_text, &node)),
+            ..Outcome::default()
+        }
+        .with("cluster_name", &req.cluster_name)
+        .with("node", &node)
+        .with("action", action.name())
+        .with("command", &command)
+        .with("stdout", &output.stdout)
+        .with("stderr", &output.stderr)
+        .with("rc", output.rc)
+        .with("status", status_out(&after.obs));
+        return Ok(outcome);
+    }
+
+    let state_now = match join::membership(&after.obs, &req.cluster_name) {
+        Membership::Standalone => format!(
+            "node '{node}' is unchanged (in no cluster) and can {} on a corrected re-run",
+            action.name()
+        ),
+        Membership::Member { .. } => format!(
+            "node '{node}' is now configured in cluster '{}', but the cluster did not become \
+             quorate within {} s; check 'pvecm status' on the members, then run again",
+            req.cluster_name,
+            timeout.as_secs()
+        ),
+        Membership::OtherCluster { cluster_name, .. } => {
+            format!("node '{node}' is now configured for cluster '{cluster_name}'")
+        }
+        Membership::Incomplete { found, steps } => {
+            format!("{found}. To recover: {}", steps_text(&steps))
+        }
+    };
+    let what = match (&diagnosis, timed_out) {
+        (Some(d), _) => format!("{}. Hint: {}", d.reason, d.hint),
+        (None, Some(after)) => format!(
+            "'{command}' did not finish within {} s and was stopped",
+            after.as_secs()
+        ),
+        (None, None) => format!(
+            "'{command}' exited with status {} but within {} s the node did not become a member \
+             of a quorate cluster '{}'",
+            output
+                .rc
+                .map_or_else(|| "none".to_string(), |rc| rc.to_string()),
+            timeout.as_secs(),
+            req.cluster_name
+        ),
+    };
+    Err(raw(state_failure(
+        format!(
+            "failed to {}: {what}. State now: {state_now}",
+            describe_action(&req)
+        ),
+        &after,
+    )))
+}
+
+#[cfg(test)]
+mod tests;
