@@ -496,22 +496,17 @@ fn run_with(params: Params, ctx: &mut Context<'_>, host: &dyn Host) -> Result<Ou
         Membership::Standalone => {}
     }
 
-    if let Some(err) = &probe.status_error {
-        if matches!(
-            err,
-            ParseError::PmxcfsDown { .. } | ParseError::PmxcfsNotMounted { .. }
-        ) {
-            return Err(state_failure(
-                format!("cannot {}: {err}", describe_action(&req)),
-                &probe,
-            ));
-        }
-    }
-
     let facts = preflight_facts(ctx, host, &req, &node)?;
-    let problems = join::preflight(&req, &probe.obs, &facts);
-    if !problems.is_empty() {
-        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    let mut list: Vec<String> = join::preflight(&req, &probe.obs, &facts)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if let Some(err @ (ParseError::PmxcfsDown { .. } | ParseError::PmxcfsNotMounted { .. })) =
+        &probe.status_error
+    {
+        list.push(err.to_string());
+    }
+    if !list.is_empty() {
         return Err(state_failure(
             format!(
                 "cannot {}: {} found before running anything: {}. Nothing was changed",

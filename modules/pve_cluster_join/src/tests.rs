@@ -703,14 +703,20 @@ fn leftovers_and_pmxcfs_down_are_caught_before_running() {
         "",
         "ipcc_send_rec[1] failed: Connection refused\nipcc_send_rec[2] failed: Connection refused\nipcc_send_rec[3] failed: Connection refused\nUnable to load access control list: Connection refused\n",
         111,
-    );
+    )
+    .answer("ip -o addr", IP_ADDR, "", 0)
+    .answer("getent ahosts pve2", "127.0.1.1       STREAM pve2\n", "", 0);
     let h = host(&runner, standalone_files(), standalone_files());
     let f = run(params(Way::Create, false), false, &runner, &h).expect_err("pmxcfs");
+    // The cause (a loopback name keeps pmxcfs down) is listed with the effect.
+    assert!(f.msg.contains("2 problems"), "{}", f.msg);
+    assert!(f.msg.contains("resolves only to loopback"), "{}", f.msg);
     assert!(
         f.msg.contains("cluster file system is not running"),
         "{}",
         f.msg
     );
+    assert!(mutating_commands(&runner).is_empty());
 }
 
 #[test]
