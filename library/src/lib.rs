@@ -3,8 +3,9 @@
 //! `ansible` speaks Ansible's binary-module protocol (args file in, one JSON
 //! object out); `cmd` is the only place that starts processes; `pve` holds
 //! the pure Proxmox VE logic (parsers and planners over captured text);
-//! `hosts` models `/etc/hosts`; `fsutil` writes files safely; `lock` keeps
-//! two runs on one node apart.
+//! `hosts` models `/etc/hosts`; `resolve` judges what the resolver answers
+//! for it; `fsutil` writes files safely; `lock` keeps two runs on one node
+//! apart.
 
 pub mod ansible;
 pub mod cmd;
@@ -12,3 +13,4 @@ pub mod fsutil;
 pub mod hosts;
 pub mod lock;
 pub mod pve;
+pub mod resolve;

@@ -218,12 +218,18 @@ pub fn validate(
     let mut params = raw;
     validate_level(spec, &mut params, &[], &mut state);
     if !ignore_unknown && !state.unsupported.is_empty() {
-        let mut names = state.unsupported.clone();
+        let mut names: Vec<String> = state.unsupported.iter().map(|(n, _)| n.clone()).collect();
         names.sort();
+        // Python names the parameters supported where an unknown one was
+        // found: a sub-option's siblings, not the module's options.
+        let supported = state
+            .unsupported
+            .last()
+            .map(|(_, s)| s.clone())
+            .unwrap_or_else(|| supported_string(spec));
         state.errors.push(format!(
-            "Unsupported parameters for ({module}) module: {}. Supported parameters include: {}.",
+            "Unsupported parameters for ({module}) module: {}. Supported parameters include: {supported}.",
             names.join(", "),
-            supported_string(spec)
         ));
     }
     match state.errors.into_iter().next() {
@@ -255,7 +261,8 @@ fn supported_string(spec: &Spec) -> String {
 #[derive(Default)]
 struct State {
     errors: Vec<String>,
-    unsupported: Vec<String>,
+    /// Unknown names, each with the supported names of its level.
+    unsupported: Vec<(String, String)>,
     no_log_values: Vec<String>,
     warnings: Vec<String>,
 }
@@ -312,11 +319,12 @@ fn validate_level(
     let prefix = context.join(".");
     for key in params.keys() {
         if !known(key) {
-            st.unsupported.push(if prefix.is_empty() {
+            let name = if prefix.is_empty() {
                 key.clone()
             } else {
                 format!("{prefix}.{key}")
-            });
+            };
+            st.unsupported.push((name, supported_string(spec)));
         }
     }
 

@@ -1,0 +1,366 @@
+//! `pve_hosts`: gives every cluster node one canonical line in
+//! `/etc/hosts` (`<ip> <fqdn> <name> [aliases]`), takes the nodes' names
+//! off every other line (an old address, the Debian installer's
+//! `127.0.1.1 <fqdn> <host>`), keeps every other byte, and checks that the
+//! system resolver then answers as the file says.
+
+use std::fs;
+use std::io;
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use library::ansible::{self, Context, Failure, Module, Opt, Outcome, Spec, Type};
+use library::cmd::Cmd;
+use library::fsutil::{self, WriteOptions};
+use library::hosts::{self, Node, NodeSpec, Notice, Options, Plan, State};
+use library::resolve::{self, Answer, Check, Row, Setting, Status};
+use serde::Deserialize;
+use serde_json::json;
+
+const NSSWITCH: &str = "/etc/nsswitch.conf";
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(15);
+
+struct PveHosts;
+
+#[derive(Deserialize)]
+struct NodeParam {
+    ip: String,
+    fqdn: Option<String>,
+    name: Option<String>,
+    aliases: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct Params {
+    nodes: Vec<NodeParam>,
+    path: String,
+    state: String,
+    backup: bool,
+    verify: bool,
+    fix_loopback: bool,
+}
+
+impl Module for PveHosts {
+    type Params = Params;
+    const NAME: &'static str = "pve_hosts";
+    const SUPPORTS_CHECK_MODE: bool = true;
+
+    fn spec() -> Spec {
+        Spec::new(vec![
+            Opt::new("nodes", Type::List)
+                .required()
+                .elements(Type::Dict)
+                .options(Spec::new(vec![
+                    Opt::new("ip", Type::Str).required(),
+                    Opt::new("fqdn", Type::Str),
+                    Opt::new("name", Type::Str).aliases(&["short_name"]),
+                    Opt::new("aliases", Type::List).elements(Type::Str),
+                ])),
+            Opt::new("path", Type::Path).default("/etc/hosts"),
+            Opt::new("state", Type::Str)
+                .choices(&["present", "absent"])
+                .default("present"),
+            Opt::new("backup", Type::Bool).default(false),
+            Opt::new("verify", Type::Bool).default(true),
+            Opt::new("fix_loopback", Type::Bool).default(true),
+        ])
+    }
+
+    fn run(params: Params, ctx: &mut Context<'_>) -> Result<Outcome, Failure> {
+        let specs: Vec<NodeSpec> = params
+            .nodes
+            .into_iter()
+            .map(|n| NodeSpec {
+                ip: n.ip,
+                fqdn: n.fqdn,
+                name: n.name,
+                aliases: n.aliases.unwrap_or_default(),
+            })
+            .collect();
+        let nodes = hosts::validate_nodes(&specs).map_err(|e| {
+            Failure::new(e.to_string()).with(
+                "errors",
+                e.0.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            )
+        })?;
+        let state = if params.state == "absent" {
+            State::Absent
+        } else {
+            State::Present
+        };
+        let path = params.path.as_str();
+        let (before, existed) = read_hosts(path)?;
+        let local_hostname = local_hostname();
+        let options = Options {
+            state,
+            fix_loopback: params.fix_loopback,
+            local_hostname: local_hostname.clone(),
+        };
+        let plan = hosts::plan(&before, &nodes, &options);
+
+        for notice in &plan.notices {
+            match notice {
+                Notice::LocalNameOnLoopback {
+                    only_loopback: true,
+                    ..
+                } => {
+                    return Err(Failure::new(format!("{notice}; {path} was left unchanged"))
+                        .with("changes", &plan.changes)
+                        .with("path", path))
+                }
+                other => ctx.warn(other.to_string()),
+            }
+        }
+
+        let mut outcome = Outcome {
+            changed: plan.changed(),
+            diff: Some(json!({
+                "before": before,
+                "after": plan.content,
+                "before_header": path,
+                "after_header": path,
+            })),
+            ..Outcome::default()
+        };
+        let mut backup_file = None;
+        if plan.changed() && !ctx.check_mode() {
+            // fsutil takes no token; holding one proves this is no dry run.
+            let _token = ctx.change_token()?;
+            if params.backup && existed {
+                let backup = fsutil::backup_file(Path::new(path))
+                    .map_err(|e| Failure::new(format!("{e}; {path} was left unchanged")))?;
+                backup_file = Some(backup.display().to_string());
+            }
+            match fsutil::write_atomic(
+                Path::new(path),
+                plan.content.as_bytes(),
+                &WriteOptions::default(),
+            ) {
+                Ok(report) => {
+                    for warning in report.warnings {
+                        ctx.warn(warning);
+                    }
+                }
+                Err(e) => {
+                    let mut failure = Failure::new(e.to_string())
+                        .with("changes", &plan.changes)
+                        .with("path", path);
+                    if let Some(backup) = &backup_file {
+                        failure = failure.with("backup_file", backup);
+                    }
+                    return Err(failure);
+                }
+            }
+        }
+
+        let resolution = if params.verify && state == State::Present {
+            let setting = Setting {
+                path,
+                current: &before,
+                planned: &plan.content,
+                pending_write: ctx.check_mode() && plan.changed(),
+                nsswitch: None,
+            };
+            verify(
+                ctx,
+                &nodes,
+                &specs,
+                local_node_name(local_hostname.as_deref(), &nodes),
+                setting,
+            )?
+        } else {
+            Vec::new()
+        };
+
+        let failed: Vec<&Row> = resolution
+            .iter()
+            .filter(|r| r.status == Status::Failed)
+            .collect();
+        if !failed.is_empty() {
+            let mut failure = Failure::new(verify_message(path, &plan, ctx.check_mode(), &failed))
+                .with("changes", &plan.changes)
+                .with("resolution", &resolution)
+                .with("path", path);
+            if let Some(backup) = &backup_file {
+                failure = failure.with("backup_file", backup);
+            }
+            return Err(failure);
+        }
+
+        outcome.msg = Some(summary(path, &plan, nodes.len(), state, ctx.check_mode()));
+        let pending = resolution
+            .iter()
+            .filter(|r| r.status == Status::Pending)
+            .count();
+        if pending > 0 {
+            if let Some(msg) = outcome.msg.as_mut() {
+                msg.push_str(&format!(
+                    "; {pending} name lookup(s) will be right once the file is written"
+                ));
+            }
+        }
+        outcome = outcome
+            .with("changes", &plan.changes)
+            .with("resolution", &resolution)
+            .with("path", path);
+        if let Some(backup) = backup_file {
+            outcome = outcome.with("backup_file", backup);
+        }
+        Ok(outcome)
+    }
+}
+
+/// The file's content and whether it exists. A missing file is empty.
+fn read_hosts(path: &str) -> Result<(String, bool), Failure> {
+    match fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes).map(|s| (s, true)).map_err(|_| {
+            Failure::new(format!(
+                "cannot edit {path}: it is not UTF-8 text. {path} was left unchanged"
+            ))
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok((String::new(), false)),
+        Err(e) => Err(Failure::new(format!(
+            "cannot read {path}: {e}. {path} was left unchanged"
+        ))),
+    }
+}
+
+/// The host name as the kernel knows it (what `uname -n` prints), else
+/// the one configured in `/etc/hostname`.
+fn local_hostname() -> Option<String> {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .filter_map(|p| fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+        .find(|s| !s.is_empty() && s != "(none)")
+}
+
+/// The node name pmxcfs resolves (the host name up to the first dot), and
+/// the node it belongs to, when the local host is one of the nodes.
+fn local_node_name<'a>(hostname: Option<&str>, nodes: &'a [Node]) -> Option<(String, &'a Node)> {
+    let hostname = hostname?;
+    let short = hostname.split('.').next().unwrap_or(hostname);
+    nodes
+        .iter()
+        .find(|n| {
+            n.names()
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(hostname) || m.eq_ignore_ascii_case(short))
+        })
+        .map(|n| (short.to_string(), n))
+}
+
+/// Asks the resolver about every node (its fqdn and name forward, its
+/// address back) and about the local node name, and judges the answers.
+fn verify(
+    ctx: &Context<'_>,
+    nodes: &[Node],
+    specs: &[NodeSpec],
+    local: Option<(String, &Node)>,
+    setting: Setting<'_>,
+) -> Result<Vec<Row>, Failure> {
+    let sources = fs::read_to_string(NSSWITCH)
+        .ok()
+        .and_then(|text| resolve::nsswitch_hosts(&text));
+    let setting = Setting {
+        nsswitch: sources.as_deref(),
+        ..setting
+    };
+    let mut rows = Vec::new();
+    for (node, spec) in nodes.iter().zip(specs) {
+        let primary = node.names().len().saturating_sub(spec.aliases.len());
+        for name in node.names().iter().take(primary) {
+            let check = Check::Forward {
+                name: name.clone(),
+                ip: node.ip(),
+            };
+            let answer = Answer::Addresses(lookup_addresses(ctx, name)?);
+            rows.push(resolve::judge(&check, &answer, &setting));
+        }
+        let check = Check::Reverse {
+            ip: node.ip(),
+            names: node.names().to_vec(),
+        };
+        let answer = Answer::Names(lookup_names(ctx, node.ip())?);
+        rows.push(resolve::judge(&check, &answer, &setting));
+    }
+    if let Some((name, _)) = local {
+        let check = Check::Local { name: name.clone() };
+        let answer = Answer::Addresses(lookup_addresses(ctx, &name)?);
+        rows.push(resolve::judge(&check, &answer, &setting));
+    }
+    Ok(rows)
+}
+
+/// `getent ahosts NAME`: getaddrinfo, as corosync and pmxcfs resolve.
+fn lookup_addresses(ctx: &Context<'_>, name: &str) -> Result<Vec<IpAddr>, Failure> {
+    let stdout = getent(ctx, "ahosts", name)?;
+    Ok(resolve::parse_ahosts(&stdout))
+}
+
+/// `getent hosts IP`: the reverse lookup.
+fn lookup_names(ctx: &Context<'_>, ip: IpAddr) -> Result<Vec<String>, Failure> {
+    let stdout = getent(ctx, "hosts", &ip.to_string())?;
+    Ok(resolve::parse_hosts(&stdout))
+}
+
+/// Runs getent; exit 2 (not found) is an empty answer.
+fn getent(ctx: &Context<'_>, database: &str, key: &str) -> Result<String, Failure> {
+    let cmd = Cmd::new("getent")
+        .args([database, key])
+        .timeout(LOOKUP_TIMEOUT);
+    let out = ctx.runner.run(&cmd)?;
+    match out.rc {
+        Some(0) => Ok(out.stdout),
+        Some(2) => Ok(String::new()),
+        rc => Err(Failure::new(format!(
+            "'{}' failed ({}): {}",
+            out.command,
+            rc.map(|c| format!("rc {c}"))
+                .unwrap_or_else(|| "killed".to_string()),
+            out.stderr.trim()
+        ))
+        .with("stdout", &out.stdout)
+        .with("stderr", &out.stderr)),
+    }
+}
+
+fn summary(path: &str, plan: &Plan, count: usize, state: State, check: bool) -> String {
+    if !plan.changed() {
+        return match state {
+            State::Present => format!("{path} already has the entries of the {count} node(s)"),
+            State::Absent => format!("{path} has no entries of the {count} node(s)"),
+        };
+    }
+    let verb = if check { "would change" } else { "changed" };
+    let details: Vec<String> = plan.changes.iter().map(ToString::to_string).collect();
+    format!("{verb} {path}: {}", details.join("; "))
+}
+
+fn verify_message(path: &str, plan: &Plan, check: bool, failed: &[&Row]) -> String {
+    let lead = if plan.changed() && !check {
+        format!(
+            "{path} was written ({} change(s)), but names do not resolve as it says",
+            plan.changes.len()
+        )
+    } else {
+        "names do not resolve as the hosts file says".to_string()
+    };
+    let rows: Vec<String> = failed.iter().map(ToString::to_string).collect();
+    let mut hints: Vec<&str> = Vec::new();
+    for hint in failed.iter().filter_map(|r| r.hint.as_deref()) {
+        if !hints.contains(&hint) {
+            hints.push(hint);
+        }
+    }
+    let mut msg = format!("{lead}: {}", rows.join(", "));
+    if !hints.is_empty() {
+        msg.push_str(&format!(". Hint: {}", hints.join("; ")));
+    }
+    msg
+}
+
+fn main() {
+    ansible::run::<PveHosts>()
+}
