@@ -122,6 +122,21 @@ def counts(data: dict) -> dict:
     }
 
 
+def by_kind(data: dict) -> dict:
+    """Seconds of a playbook spent in tasks of each kind: the project's Rust
+    modules (pve_*), other modules sent to the nodes (Python), and actions
+    that run on the controller only; the rest is time between tasks."""
+    out = {"rust": 0.0, "python": 0.0, "controller": 0.0}
+    for t in data["tasks"]:
+        ends = [h["end"] for h in t["hosts"].values() if "end" in h]
+        if not ends:
+            continue
+        kind = "rust" if t["action"].startswith("pve_") else "python" if t["remote"] else "controller"
+        out[kind] += max(ends) - t["start"]
+    out["other"] = max(0.0, data["wall"] - sum(out.values()))
+    return out
+
+
 def form_and_rerun(bed: Bed, work: Path, side: str, n: int, rep: int, decisions: int = 0) -> dict:
     bed.up(n)
     if side == "ours":
@@ -135,7 +150,7 @@ def form_and_rerun(bed: Bed, work: Path, side: str, n: int, rep: int, decisions:
         label = f"{side}-{n}-{rep}-{phase}"
         log(f"{label}")
         d = playbook(bed, work, side, book, label, extra)
-        out[phase] = {"wall": d["process_wall"], "changed": d["changed"], **counts(d)}
+        out[phase] = {"wall": d["wall"], "changed": d["changed"], **counts(d), "by_kind": by_kind(d)}
     if out["rerun"]["changed"]:
         raise SystemExit(f"bench: the re-run of {side} on {n} nodes changed something")
     if decisions:
@@ -154,7 +169,7 @@ def decision_runs(bed: Bed, work: Path, runs: int) -> dict:
             label = f"decision-{side}-{i}"
             log(label)
             d = playbook(bed, work, "ours", BENCH / "playbooks" / f"decision-{side}.yml", label, extra)
-            books["wall"][side].append(d["process_wall"])
+            books["wall"][side].append(d["wall"])
             samples[side] += decision_times(d["tasks"], "Check existing cluster status" if side == "seed"
                                             else "Read the cluster state of the node")
     return {"per_decision": {s: stats(v) for s, v in samples.items()},
@@ -345,8 +360,11 @@ def report(res: dict, args, have_plot: bool) -> str:
     w("The Rust modules and the role `proxmox_cluster` against the seed document's command-and-`set_fact` YAML, "
       "measured side by side in one run on the project's test bed (`testbed/`: real sshd and corosync, simulated "
       "`pvecm` and pmxcfs). Written by `bench/run`; do not edit by hand.\n")
-    w(f"- Command: `bench/run{' ' + ' '.join(args.argv) if args.argv else ''}`"
-      f" ({res['finished']}, {res['duration_min']:.0f} minutes)")
+    if res.get("command_note"):
+        w(f"- Command: {res['command_note']}")
+    else:
+        w(f"- Command: `bench/run{' ' + ' '.join(args.argv) if args.argv else ''}`"
+          f" ({res['finished']}, {res['duration_min']:.0f} minutes)")
     w(f"- Machine: {m['nproc']} CPUs ({m['cpu']}), {m['memory_gib']} GiB memory, Linux {m['kernel']}, "
       f"{m['ansible']}, Python {m['python']}; load average at the end {' '.join(m['loadavg'])}")
     w("- The machine was shared with other work during the run, so every time below is a median with its min–max, "
@@ -387,7 +405,8 @@ def report(res: dict, args, have_plot: bool) -> str:
       "to run at all is listed in `bench/baseline/CHANGES.md`. Ours: `playbooks/cluster-init.yml` (role "
       f"`proxmox_cluster`, default settings, `pve_cluster_domain={DOMAIN}`). Fresh nodes with the Debian installer's "
       "`/etc/hosts` (so pve-cluster is down until the file is fixed), then the same playbook again on the formed "
-      f"cluster. Forks 10. Median of {sc[n0]['ours']['form']['n']} fresh beds per side on {n0} nodes.\n")
+      f"cluster. Forks 10. Wall time is the playbook's, from its first task to its recap (the callback's clock; "
+      "ansible-playbook's own start-up, about 2 s, is left out). Median of {sc[n0]['ours']['form']['n']} fresh beds per side on {n0} nodes.\n")
     w(f"| {n0} nodes | seed | ours | seed / ours |")
     w("|---|---|---|---|")
     cs, co = res["counts"][n0]["seed"], res["counts"][n0]["ours"]
@@ -402,6 +421,17 @@ def report(res: dict, args, have_plot: bool) -> str:
               f"{cs[phase][key] / co[phase][key]:.2f}x |")
         w(f"| {title}: changed (sum over hosts) | {cs[phase]['changed']} | {co[phase]['changed']} | |")
     w("")
+    if "by_kind" in cs["form"]:
+        w(f"Where the time goes ({n0} nodes, first bed of each side): seconds in tasks of each kind (a task's time runs "
+          "from its start to the last node's result).\n")
+        w("| | project's Rust modules | other modules on the nodes (Python) | controller-only actions | between tasks |")
+        w("|---|---|---|---|---|")
+        for side, name in (("seed", "seed"), ("ours", "ours")):
+            for phase, title in (("form", "formation"), ("rerun", "re-run")):
+                b = res["counts"][n0][side][phase]["by_kind"]
+                w(f"| {name}, {title} | {b['rust']:.1f} s | {b['python']:.1f} s | {b['controller']:.1f} s "
+                  f"| {b['other']:.1f} s |")
+        w("")
     w("The baseline's formation contains the seed's fixed `pause: 10` (\"Wait for cluster to stabilize\"), kept as "
       "written; about 10 s of its formation time is that sleep. The role has no fixed sleep: it polls the cluster "
       "state until the join is visible and the cluster quorate.\n")
@@ -519,7 +549,7 @@ def main() -> None:
         write_report(res, args)
         return
     q = args.quick
-    decision_runs = args.decision_runs or (1 if q else 5)
+    decision_runs = args.decision_runs if args.decision_runs is not None else (1 if q else 5)
     reps = args.reps or (1 if q else 3)
     growth_reps = args.growth_reps or 1
     node_counts = [int(x) for x in (args.nodes or ("3" if q else "3,5,7")).split(",")]
