@@ -358,7 +358,7 @@ def report(res: dict, args, have_plot: bool) -> str:
     w = L.append
     w("# Benchmarks\n")
     w("The Rust modules and the role `proxmox_cluster` against the seed document's command-and-`set_fact` YAML, "
-      "measured side by side in one run on the project's test bed (`testbed/`: real sshd and corosync, simulated "
+      "measured side by side on the project's test bed (`testbed/`: real sshd and corosync, simulated "
       "`pvecm` and pmxcfs). Written by `bench/run`; do not edit by hand.\n")
     if res.get("command_note"):
         w(f"- Command: {res['command_note']}")
@@ -406,7 +406,7 @@ def report(res: dict, args, have_plot: bool) -> str:
       f"`proxmox_cluster`, default settings, `pve_cluster_domain={DOMAIN}`). Fresh nodes with the Debian installer's "
       "`/etc/hosts` (so pve-cluster is down until the file is fixed), then the same playbook again on the formed "
       f"cluster. Forks 10. Wall time is the playbook's, from its first task to its recap (the callback's clock; "
-      "ansible-playbook's own start-up, about 2 s, is left out). Median of {sc[n0]['ours']['form']['n']} fresh beds per side on {n0} nodes.\n")
+      f"ansible-playbook's own start-up, about 2 s, is left out). Median of {sc[n0]['ours']['form']['n']} fresh beds per side on {n0} nodes.\n")
     w(f"| {n0} nodes | seed | ours | seed / ours |")
     w("|---|---|---|---|")
     cs, co = res["counts"][n0]["seed"], res["counts"][n0]["ours"]
