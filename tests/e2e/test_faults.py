@@ -15,6 +15,7 @@ import re
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -40,7 +41,8 @@ def fatal_messages(stdout: str) -> list:
 
 def stores(b) -> list:
     """The cluster file systems the bed holds: one per cluster ever created."""
-    d = ROOT / ".tb" / b.prefix / "clusters"
+    # The bed keeps its state beside its inventory (see testbed/tb: TB_DIR).
+    d = Path(b.inventory).parent / "clusters"
     return sorted(p.name for p in d.iterdir()) if d.exists() else []
 
 
