@@ -14,5 +14,7 @@ pub mod fsutil;
 pub mod hosts;
 pub mod lock;
 pub mod modules;
+pub mod node;
 pub mod pve;
 pub mod resolve;
+pub mod ssh;

@@ -11,9 +11,11 @@ mod cluster_status;
 mod corosync_totem;
 mod hosts;
 mod quorum_check;
+mod ssh_trust;
 
 pub use cluster_join::ClusterJoin;
 pub use cluster_status::ClusterStatus;
 pub use corosync_totem::CorosyncTotem;
 pub use hosts::Hosts;
 pub use quorum_check::QuorumCheck;
+pub use ssh_trust::SshTrust;
