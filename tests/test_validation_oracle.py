@@ -57,6 +57,16 @@ CASES = [
     ("pve_hosts", {"nodes": [{"ip": "10.0.0.1", "aliases": {"a": 1}}]}),
     ("pve_hosts", {"nodes": [{"ip": "10.0.0.1", "short_name": "a", "name": "b"}]}),
     ("pve_quorum_check", {"expected_members": {"a": 1}}),
+    ("pve_cluster_status", {"node_info": "sometimes"}),
+    ("pve_ssh_trust", {"key_type": "dsa"}),
+    ("pve_ssh_trust", {"key_bits": "big", "authorized_keys": "ssh-ed25519 AAAA"}),
+    ("pve_ssh_trust", {"known_hosts": [{"names": "pve1"}]}),
+    ("pve_ssh_trust", {"known_hosts": [{"names": ["pve1"], "key": "k", "port": 22}]}),
+    ("pve_ssh_trust", {"known_hosts": "pve1"}),
+    ("pve_ssh_trust", {"known_hosts": [5, "names=a"]}),
+    ("pve_hosts", {"nodes": 5}),
+    ("pve_cluster_join", {"cluster_name": "c", "links": [["10.0.0.1"]]}),
+    ("pve_corosync_totem", {"totem": ["token"]}),
 ]
 
 

@@ -315,6 +315,14 @@ fn validate_level(
             }
         }
     }
+    // AnsibleModule looks for no_log values in suboptions before it checks
+    // types, and stops at the first one that is not a dict: that message
+    // comes first.
+    if context.is_empty() {
+        if let Err(e) = sub_options_shape(spec, params) {
+            st.errors.push(e);
+        }
+    }
 
     let known = |key: &str| {
         spec.options
@@ -733,6 +741,43 @@ fn parse_py_float(text: &str) -> Option<f64> {
         "-inf" | "-infinity" => Some(f64::NEG_INFINITY),
         _ => t.parse::<f64>().ok(),
     }
+}
+
+/// `_list_no_log_values`' walk over suboptions: each value of an option
+/// with suboptions (a dict, or a list of dicts) must be a dict or a string
+/// that parses as one.
+fn sub_options_shape(spec: &Spec, params: &Map<String, Value>) -> Result<(), String> {
+    for opt in &spec.options {
+        let Some(sub) = &opt.options else { continue };
+        let wanted = match opt.ty {
+            Type::Dict => "dict",
+            Type::List if opt.elements == Some(Type::Dict) => "list",
+            _ => continue,
+        };
+        let items = match params.get(opt.name) {
+            None | Some(Value::Null) => continue,
+            Some(Value::Array(items)) => items.clone(),
+            Some(other) => vec![other.clone()],
+        };
+        for item in items {
+            let item = match item {
+                Value::String(s) => coerce_dict_str(&s)?,
+                other => other,
+            };
+            match &item {
+                Value::Object(map) => sub_options_shape(sub, map)?,
+                other => {
+                    return Err(format!(
+                        "Value '{}' in the sub parameter field '{}' must be a {wanted}, not '{}'",
+                        py_repr(other),
+                        opt.name,
+                        py_type_name(other)
+                    ))
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn coerce_dict_str(s: &str) -> Result<Value, String> {

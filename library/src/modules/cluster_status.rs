@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use crate::ansible::{Context, Failure, Module, Opt, Outcome, Spec, Type};
+use crate::node;
 use crate::pve::corosync_conf::CLUSTER_CONF;
 use crate::pve::probe;
 use serde::Deserialize;
@@ -16,6 +17,7 @@ pub struct ClusterStatus;
 #[derive(Deserialize)]
 pub struct Params {
     cluster_name: Option<String>,
+    node_info: bool,
 }
 
 impl Module for ClusterStatus {
@@ -24,11 +26,30 @@ impl Module for ClusterStatus {
     const SUPPORTS_CHECK_MODE: bool = true;
 
     fn spec() -> Spec {
-        Spec::new(vec![Opt::new("cluster_name", Type::Str)])
+        Spec::new(vec![
+            Opt::new("cluster_name", Type::Str),
+            Opt::new("node_info", Type::Bool).default(false),
+        ])
     }
 
     fn run(params: Params, ctx: &mut Context<'_>) -> Result<Outcome, Failure> {
-        let probe = probe::read(ctx.runner, Path::new(CLUSTER_CONF))?;
+        // The node's own identity comes first: it is wanted also when the
+        // cluster state cannot be read (pmxcfs waiting for /etc/hosts).
+        let node = if params.node_info {
+            Some(node::read(ctx.runner).map_err(|e| Failure::new(e.to_string()))?)
+        } else {
+            None
+        };
+        let probe = match probe::read(ctx.runner, Path::new(CLUSTER_CONF)) {
+            Ok(probe) => probe,
+            Err(err) => {
+                let failure: Failure = err.into();
+                return Err(match node {
+                    Some(node) => failure.with("node", node),
+                    None => failure,
+                });
+            }
+        };
         for warning in &probe.warnings {
             ctx.warn(warning.clone());
         }
@@ -45,6 +66,12 @@ impl Module for ClusterStatus {
             data.insert(
                 "in_other_cluster".into(),
                 Value::Bool(status.in_cluster && !in_target),
+            );
+        }
+        if let Some(node) = node {
+            data.insert(
+                "node".into(),
+                serde_json::to_value(node).unwrap_or_default(),
             );
         }
         let mut facts = Map::new();

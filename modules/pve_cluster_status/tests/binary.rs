@@ -209,7 +209,7 @@ fn every_layout_gives_the_expected_values() {
         }
         assert_eq!(
             r["invocation"]["module_args"],
-            json!({"cluster_name": null}),
+            json!({"cluster_name": null, "node_info": false}),
             "{w}"
         );
     }
@@ -537,7 +537,7 @@ fn unknown_options_use_the_exact_ansible_text() {
     run.assert_failed();
     assert_eq!(
         run.msg(),
-        "Unsupported parameters for (pve_cluster_status) module: cluster_nme, zzz. Supported parameters include: cluster_name."
+        "Unsupported parameters for (pve_cluster_status) module: cluster_nme, zzz. Supported parameters include: cluster_name, node_info."
     );
     // The name the controller resolved is the one shown (FQCN from a collection).
     let run = bed.run(
@@ -547,7 +547,7 @@ fn unknown_options_use_the_exact_ansible_text() {
     run.assert_failed();
     assert_eq!(
         run.msg(),
-        "Unsupported parameters for (my.coll.pve_cluster_status) module: bogus. Supported parameters include: cluster_name."
+        "Unsupported parameters for (my.coll.pve_cluster_status) module: bogus. Supported parameters include: cluster_name, node_info."
     );
     // Unless an action plugin asked to ignore them.
     let run = bed.run(
@@ -577,7 +577,7 @@ fn internal_keys_known_or_not_are_not_options() {
     run.assert_ok();
     assert_eq!(
         run.json["invocation"]["module_args"],
-        json!({"cluster_name": null})
+        json!({"cluster_name": null, "node_info": false})
     );
 }
 
@@ -633,4 +633,56 @@ fn a_panic_still_prints_one_failed_json_object() {
         run.msg()
     );
     assert_ne!(run.code, Some(0), "a panic must not exit 0");
+}
+
+/// A stand-in `ip` that answers as iproute2 6.x does on a PVE 8 node with a
+/// bridge and IPv6, ahead of the pvecm stand-in on PATH.
+fn with_ip_standin(bed: &Bed) -> String {
+    let bin = bed.dir.path().join("ip-bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let script = r#"#!/bin/sh
+case "$*" in
+"-o addr show")
+  printf '%s\n' \
+    '1: lo    inet 127.0.0.1/8 scope host lo\       valid_lft forever preferred_lft forever' \
+    '1: lo    inet6 ::1/128 scope host noprefixroute \       valid_lft forever preferred_lft forever' \
+    '4: vmbr0    inet 192.168.1.11/24 brd 192.168.1.255 scope global vmbr0\       valid_lft forever preferred_lft forever' \
+    '4: vmbr0    inet6 fe80::be24:11ff:fe00:1/64 scope link \       valid_lft forever preferred_lft forever' ;;
+"-4 route get 8.8.8.8")
+  printf '8.8.8.8 via 192.168.1.1 dev vmbr0 src 192.168.1.11 uid 0 \n    cache \n' ;;
+*) echo "unexpected: $*" >&2; exit 1 ;;
+esac
+"#;
+    let path = bin.join("ip");
+    std::fs::write(&path, script).expect("write ip");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    format!("{}:{}", bin.display(), standin_path())
+}
+
+#[test]
+fn node_info_reports_the_nodes_addresses_also_when_pmxcfs_is_down() {
+    let bed = healthy_bed();
+    let path = with_ip_standin(&bed);
+    let file = bed.args_file(&json!({"node_info": true}).to_string());
+    let run = bed.run_raw(BIN, &[file.as_os_str()], &path);
+    run.assert_ok();
+    let node = &run.json["node"];
+    assert_eq!(node["ipv4_addresses"], json!(["192.168.1.11"]));
+    assert_eq!(node["ipv6_addresses"], json!(["fe80::be24:11ff:fe00:1"]));
+    assert_eq!(node["default_ipv4"], "192.168.1.11");
+    assert!(node["hostname"].is_string());
+    // Without the option there is no node, and ip is not asked.
+    let run = bed.run_raw(BIN, &[bed.args_file("{}").as_os_str()], &path);
+    assert!(run.json.get("node").is_none());
+
+    // pmxcfs not running (the installer's 127.0.1.1 line): the failure
+    // still tells who the node is.
+    let bed = Bed::new();
+    let path = with_ip_standin(&bed);
+    bed.answer("status", None, "", &fixture("pmxcfs-down.stderr"), 255);
+    let file = bed.args_file(&json!({"node_info": true}).to_string());
+    let run = bed.run_raw(BIN, &[file.as_os_str()], &path);
+    run.assert_failed();
+    assert_eq!(run.json["node"]["default_ipv4"], "192.168.1.11");
 }
