@@ -1,13 +1,18 @@
 //! What the node says about itself: its host name, its addresses and the
 //! source address of its default route, as Ansible's network facts define
-//! them. Parsing is pure; [`read`] runs `ip` through [`crate::cmd`].
+//! them, and the SSH keys other cluster nodes trust it by (its host keys,
+//! root's public keys). Parsing is pure; [`read`] runs `ip` through
+//! [`crate::cmd`] and reads the key files.
 
+use std::collections::BTreeMap;
 use std::fs;
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::cmd::{Cmd, CmdError, Runner};
+use crate::ssh::PublicKey;
 
 const IP_TIMEOUT: Duration = Duration::from_secs(15);
 /// The address Ansible asks the kernel to route (no packet is sent).
@@ -24,6 +29,45 @@ pub struct NodeInfo {
     pub ipv6_addresses: Vec<String>,
     /// The source address of the IPv4 default route (`default_ipv4.address`).
     pub default_ipv4: Option<String>,
+    /// SSH host keys by type (`ed25519`, `ecdsa`, `rsa`), `type base64`.
+    pub ssh_host_keys: BTreeMap<String, String>,
+    /// The host key to pin: ed25519, else ecdsa, else rsa.
+    pub ssh_host_key: Option<String>,
+    /// Root's public keys by type, `type base64 comment`.
+    pub root_ssh_keys: BTreeMap<String, String>,
+}
+
+/// SSH key types, in the order host keys are preferred for pinning.
+pub const SSH_KEY_TYPES: [&str; 3] = ["ed25519", "ecdsa", "rsa"];
+/// Where the host keys are.
+pub const HOST_KEY_DIR: &str = "/etc/ssh";
+/// Root's SSH directory.
+pub const ROOT_SSH_DIR: &str = "/root/.ssh";
+
+/// The public keys `<dir>/<prefix><type><suffix>` that parse, by type;
+/// `bare` leaves the comment out.
+pub fn read_keys(dir: &Path, prefix: &str, suffix: &str, bare: bool) -> BTreeMap<String, String> {
+    let mut keys = BTreeMap::new();
+    for kind in SSH_KEY_TYPES {
+        let path = dir.join(format!("{prefix}{kind}{suffix}"));
+        if let Some(key) = fs::read_to_string(path)
+            .ok()
+            .and_then(|t| PublicKey::parse(&t).ok())
+        {
+            keys.insert(kind.to_string(), if bare { key.bare() } else { key.line() });
+        }
+    }
+    keys
+}
+
+/// The node's SSH host keys in `dir`, by type, `type base64`.
+pub fn host_keys(dir: &Path) -> BTreeMap<String, String> {
+    read_keys(dir, "ssh_host_", "_key.pub", true)
+}
+
+/// The host key to pin among `keys`: ed25519, else ecdsa, else rsa.
+pub fn preferred_host_key(keys: &BTreeMap<String, String>) -> Option<String> {
+    SSH_KEY_TYPES.iter().find_map(|t| keys.get(*t).cloned())
 }
 
 /// The kernel's host name, short form.
@@ -72,7 +116,8 @@ pub fn parse_route_source(text: &str, probe: &str) -> Option<String> {
 }
 
 /// Reads the node's identity. A missing `ip` is an error; a node without a
-/// default route simply has no `default_ipv4`.
+/// default route simply has no `default_ipv4`, and missing or unreadable
+/// key files are left out.
 pub fn read(runner: &dyn Runner) -> Result<NodeInfo, CmdError> {
     let addr = runner.run(
         &Cmd::new("ip")
@@ -85,11 +130,15 @@ pub fn read(runner: &dyn Runner) -> Result<NodeInfo, CmdError> {
             .args(["-4", "route", "get", ROUTE_PROBE])
             .timeout(IP_TIMEOUT),
     )?;
+    let ssh_host_keys = host_keys(Path::new(HOST_KEY_DIR));
     Ok(NodeInfo {
         hostname: hostname(),
         ipv4_addresses,
         ipv6_addresses,
         default_ipv4: parse_route_source(&route.stdout, ROUTE_PROBE),
+        ssh_host_key: preferred_host_key(&ssh_host_keys),
+        ssh_host_keys,
+        root_ssh_keys: read_keys(Path::new(ROOT_SSH_DIR), "id_", ".pub", false),
     })
 }
 

@@ -20,8 +20,6 @@ use crate::fsutil::{self, WriteOptions};
 use crate::node;
 use crate::ssh::{self, HostEntry, PublicKey};
 
-/// Host key types, in the order the role prefers to pin them.
-const HOST_KEY_TYPES: [&str; 3] = ["ed25519", "ecdsa", "rsa"];
 /// `authorized_keys` on a cluster member is PVE's file in `/etc/pve/priv`,
 /// which every member may write at the same time: a write is read back and
 /// done again if another node's write replaced it.
@@ -89,7 +87,7 @@ impl Module for SshTrust {
         let mut diffs: Vec<Value> = Vec::new();
 
         let public_key = ensure_key(&params, &ssh_dir, ctx, &mut changes)?;
-        let host_keys = read_host_keys(Path::new(&params.host_key_dir));
+        let host_keys = node::host_keys(Path::new(&params.host_key_dir));
 
         let ak_path = ssh_dir.join("authorized_keys");
         let ak_added = update_file(&ak_path, 0o600, ctx, &mut diffs, |text| {
@@ -117,12 +115,7 @@ impl Module for SshTrust {
             ));
         }
 
-        let preferred = HOST_KEY_TYPES.iter().find_map(|t| {
-            host_keys
-                .get(*t)
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        });
+        let preferred = node::preferred_host_key(&host_keys);
         let changed = !changes.is_empty();
         let verb = if ctx.check_mode() { "would have " } else { "" };
         let msg = if changed {
@@ -139,7 +132,7 @@ impl Module for SshTrust {
         .with("public_key", public_key)
         .with("key_file", key_file(&ssh_dir, &params.key_type))
         .with("host_key", preferred)
-        .with("host_keys", Value::Object(host_keys))
+        .with("host_keys", host_keys)
         .with("authorized_keys_added", ak_added.0)
         .with("known_hosts_added", kh_added)
         .with("known_hosts_removed", kh_removed)
@@ -388,21 +381,6 @@ fn read_public(public: &Path) -> Result<String, Failure> {
     PublicKey::parse(&text)
         .map(|k| k.line())
         .map_err(|e| Failure::new(format!("{}: {e}", public.display())))
-}
-
-/// `{type: "keytype base64"}` for the host keys in `dir`.
-fn read_host_keys(dir: &Path) -> Map<String, Value> {
-    let mut keys = Map::new();
-    for kind in HOST_KEY_TYPES {
-        let path = dir.join(format!("ssh_host_{kind}_key.pub"));
-        if let Some(key) = fs::read_to_string(path)
-            .ok()
-            .and_then(|t| PublicKey::parse(&t).ok())
-        {
-            keys.insert(kind.to_string(), Value::String(key.bare()));
-        }
-    }
-    keys
 }
 
 /// Reads `path` (a missing file is empty), plans with `plan`, and in a real

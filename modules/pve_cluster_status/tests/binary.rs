@@ -672,6 +672,7 @@ fn node_info_reports_the_nodes_addresses_also_when_pmxcfs_is_down() {
     assert_eq!(node["ipv6_addresses"], json!(["fe80::be24:11ff:fe00:1"]));
     assert_eq!(node["default_ipv4"], "192.168.1.11");
     assert!(node["hostname"].is_string());
+    assert!(node["ssh_host_keys"].is_object() && node["root_ssh_keys"].is_object());
     // Without the option there is no node, and ip is not asked.
     let run = bed.run_raw(BIN, &[bed.args_file("{}").as_os_str()], &path);
     assert!(run.json.get("node").is_none());
