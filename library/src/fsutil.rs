@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 use std::os::unix::fs::{fchown, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -188,13 +188,24 @@ pub fn write_atomic(
     bytes: &[u8],
     options: &WriteOptions,
 ) -> Result<WriteReport, FsError> {
-    write_atomic_with(path, bytes, options, &RealOps)
+    write_atomic_with(path, &[bytes], options, &RealOps)
+}
+
+/// [`write_atomic`] for content given in parts, written one after the
+/// other: a large file with a few edited lines need not be copied into
+/// one buffer first.
+pub fn write_atomic_parts(
+    path: &Path,
+    parts: &[&[u8]],
+    options: &WriteOptions,
+) -> Result<WriteReport, FsError> {
+    write_atomic_with(path, parts, options, &RealOps)
 }
 
 /// The operations a test replaces to simulate failures.
 trait Ops {
-    fn write_temp(&self, file: &mut File, bytes: &[u8]) -> io::Result<()> {
-        file.write_all(bytes)
+    fn write_temp(&self, file: &mut File, parts: &[&[u8]]) -> io::Result<()> {
+        write_parts(file, parts)
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         fs::rename(from, to)
@@ -207,7 +218,7 @@ impl Ops for RealOps {}
 
 fn write_atomic_with(
     path: &Path,
-    bytes: &[u8],
+    parts: &[&[u8]],
     options: &WriteOptions,
     ops: &dyn Ops,
 ) -> Result<WriteReport, FsError> {
@@ -223,7 +234,7 @@ fn write_atomic_with(
         .unwrap_or(options.new_file_mode & 0o7777);
 
     let (temp_path, mut temp) = create_temp(&target)?;
-    let prepared = prepare_temp(&mut temp, &temp_path, bytes, existing.as_ref(), mode, ops);
+    let prepared = prepare_temp(&mut temp, parts, existing.as_ref(), mode, ops);
     drop(temp);
     if let Err(e) = prepared {
         let _ = fs::remove_file(&temp_path);
@@ -235,7 +246,7 @@ fn write_atomic_with(
         Ok(()) => WriteMethod::Renamed,
         Err(e) if matches!(e.raw_os_error(), Some(EBUSY | EXDEV)) => {
             let _ = fs::remove_file(&temp_path);
-            write_in_place(&target, bytes)
+            write_in_place(&target, parts)
                 .map_err(|e| FsError::new(&target, Step::WriteInPlace, e))?;
             warnings.push(format!(
                 "{} could not be replaced atomically ({e}; it is probably bind-mounted, as in a container); it was overwritten in place instead",
@@ -312,13 +323,12 @@ fn create_temp(target: &Path) -> Result<(PathBuf, File), FsError> {
 
 fn prepare_temp(
     temp: &mut File,
-    temp_path: &Path,
-    bytes: &[u8],
+    parts: &[&[u8]],
     existing: Option<&fs::Metadata>,
     mode: u32,
     ops: &dyn Ops,
 ) -> Result<(), (Step, io::Error)> {
-    ops.write_temp(temp, bytes)
+    ops.write_temp(temp, parts)
         .map_err(|e| (Step::WriteTemp, e))?;
     if let Some(meta) = existing {
         let ours = temp.metadata().map_err(|e| (Step::KeepOwner, e))?;
@@ -334,16 +344,37 @@ fn prepare_temp(
         }
     }
     // After chown, which clears set-id bits.
-    fs::set_permissions(temp_path, fs::Permissions::from_mode(mode))
+    temp.set_permissions(fs::Permissions::from_mode(mode))
         .map_err(|e| (Step::KeepMode, e))?;
     temp.sync_all().map_err(|e| (Step::WriteTemp, e))
 }
 
-fn write_in_place(target: &Path, bytes: &[u8]) -> io::Result<()> {
+fn write_in_place(target: &Path, parts: &[&[u8]]) -> io::Result<()> {
     let mut file = OpenOptions::new().write(true).open(target)?;
-    file.write_all(bytes)?;
-    file.set_len(bytes.len() as u64)?;
+    write_parts(&mut file, parts)?;
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    file.set_len(len as u64)?;
     file.sync_all()
+}
+
+/// Writes every part, in order, with as few system calls as the kernel
+/// allows (`writev`).
+fn write_parts(file: &mut File, parts: &[&[u8]]) -> io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| IoSlice::new(p))
+        .collect();
+    let mut rest = slices.as_mut_slice();
+    while !rest.is_empty() {
+        match file.write_vectored(rest) {
+            Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
+            Ok(n) => IoSlice::advance_slices(&mut rest, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn sync_dir(target: &Path) -> io::Result<()> {
@@ -464,8 +495,9 @@ mod tests {
     }
 
     impl Ops for FailWrite {
-        fn write_temp(&self, file: &mut File, bytes: &[u8]) -> io::Result<()> {
+        fn write_temp(&self, file: &mut File, parts: &[&[u8]]) -> io::Result<()> {
             self.temp_seen.set(true);
+            let bytes = parts.concat();
             file.write_all(&bytes[..bytes.len() / 2])?;
             Err(io::Error::from_raw_os_error(ENOSPC))
         }
@@ -481,6 +513,31 @@ mod tests {
         assert_eq!(fs::read_to_string(&path).unwrap(), "new\n");
         assert_eq!(mode_of(&path), 0o640);
         assert_eq!(dir.entries(), vec!["hosts"]);
+    }
+
+    #[test]
+    fn content_in_parts_is_written_in_order() {
+        let dir = TestDir::new("parts");
+        let path = dir.file("hosts", "old\n", 0o640);
+        let parts: [&[u8]; 5] = [b"a\n", b"", b"bb\n", b"", b"ccc"];
+        let report = write_atomic_parts(&path, &parts, &WriteOptions::default()).unwrap();
+        assert_eq!(report.method, WriteMethod::Renamed);
+        assert_eq!(fs::read_to_string(&path).unwrap(), "a\nbb\nccc");
+        assert_eq!(mode_of(&path), 0o640);
+        assert_eq!(dir.entries(), vec!["hosts"]);
+        write_atomic_parts(&path, &[], &WriteOptions::default()).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "");
+    }
+
+    #[test]
+    fn content_in_parts_is_written_in_place_too() {
+        let dir = TestDir::new("parts-busy");
+        let path = dir.file("hosts", "a much longer old content\n", 0o640);
+        let parts: [&[u8]; 3] = [b"new", b"", b"\n"];
+        let report =
+            write_atomic_with(&path, &parts, &WriteOptions::default(), &FailRename(EBUSY)).unwrap();
+        assert_eq!(report.method, WriteMethod::InPlace);
+        assert_eq!(fs::read_to_string(&path).unwrap(), "new\n");
     }
 
     #[test]
@@ -540,7 +597,7 @@ mod tests {
             let inode = fs::metadata(&path).unwrap().ino();
             let report = write_atomic_with(
                 &path,
-                b"new\n",
+                &[b"new\n"],
                 &WriteOptions::default(),
                 &FailRename(errno),
             )
@@ -562,7 +619,7 @@ mod tests {
         let path = dir.file("hosts", "old\n", 0o644);
         let err = write_atomic_with(
             &path,
-            b"new\n",
+            &[b"new\n"],
             &WriteOptions::default(),
             &FailRename(EACCES),
         )
@@ -583,8 +640,8 @@ mod tests {
         let ops = FailWrite {
             temp_seen: Cell::new(false),
         };
-        let err =
-            write_atomic_with(&path, b"new content\n", &WriteOptions::default(), &ops).unwrap_err();
+        let err = write_atomic_with(&path, &[b"new content\n"], &WriteOptions::default(), &ops)
+            .unwrap_err();
         assert!(ops.temp_seen.get());
         assert_eq!(err.step, Step::WriteTemp);
         assert_eq!(err.kind, FsErrorKind::NoSpace);

@@ -75,7 +75,7 @@ pub struct Entry {
 }
 
 /// Field separators as the C library's parser sees them (`isspace`).
-pub fn is_sep(b: u8) -> bool {
+pub const fn is_sep(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | 0x0b | 0x0c)
 }
 

@@ -2,7 +2,9 @@
 //!
 //! Pure: the caller reads the file, calls [`validate_nodes`] and [`plan`],
 //! and writes [`Plan::content`] (see `crate::fsutil`) when
-//! [`Plan::changed`]. Every byte the rules below do not touch is kept:
+//! [`Plan::changed`]. [`plan_edits`] plans the same without copying the
+//! file: its [`Edits::pieces`] are the new content, mostly borrowed from
+//! the old. Every byte the rules below do not touch is kept:
 //! comments, blank lines, order, tabs, spacing, line ends (`\n` or `\r\n`),
 //! trailing comments, a missing final newline.
 //!
@@ -63,4 +65,4 @@ pub use node::{
     check_hostname, is_loopback, is_reserved_name, validate_nodes, Field, InputError, InvalidNodes,
     NameProblem, Node, NodeSpec,
 };
-pub use plan::{plan, Change, Notice, Options, Plan, State};
+pub use plan::{plan, plan_edits, Change, Edits, Notice, Options, Plan, State};

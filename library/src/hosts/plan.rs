@@ -10,7 +10,7 @@ use std::ops::Range;
 
 use serde::Serialize;
 
-use super::file::{name_tokens, parse_entry, quick_entry, split_lines, Entry};
+use super::file::{is_sep, name_tokens, parse_entry, quick_entry, Entry};
 use super::node::{is_loopback, Node};
 
 /// The `state` option.
@@ -164,6 +164,106 @@ impl Plan {
 /// Computes the new hosts file. See the module documentation for the rules.
 /// Runs in time linear in the size of the file.
 pub fn plan(content: &str, nodes: &[Node], options: &Options) -> Plan {
+    plan_edits(content, nodes, options).into_plan()
+}
+
+/// The plan as edits of the content it was made from: what [`plan`]
+/// computes, without a copy of the whole file. [`Edits::content`] and
+/// [`Edits::pieces`] give the new content when it is needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edits<'a> {
+    source: &'a str,
+    /// Edited and removed lines, in file order.
+    edits: Vec<Edit>,
+    /// Lines appended at the end, without their line end.
+    added: Vec<String>,
+    /// The line end of appended lines.
+    eol: &'static str,
+    /// The file's last line is kept and has no line end: `eol` is written
+    /// after it, before the appended lines.
+    end_last_line: bool,
+    pub changes: Vec<Change>,
+    pub notices: Vec<Notice>,
+}
+
+/// One edited or removed line of the source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Edit {
+    /// The line's text, without its line end.
+    text: Range<usize>,
+    /// Where the line's end ends: the start of the next line.
+    end: usize,
+    /// The new text, followed by the line's old end; `None` removes the
+    /// line with its end.
+    new: Option<String>,
+}
+
+impl<'a> Edits<'a> {
+    /// True when the file must be written.
+    pub fn changed(&self) -> bool {
+        !self.changes.is_empty()
+    }
+
+    /// The new content. Borrowed, equal to the input, when nothing changed.
+    pub fn content(&self) -> Cow<'a, str> {
+        if !self.changed() {
+            return Cow::Borrowed(self.source);
+        }
+        let pieces = self.pieces();
+        let mut out = String::with_capacity(pieces.iter().map(|p| p.len()).sum());
+        for piece in pieces {
+            out.push_str(piece);
+        }
+        Cow::Owned(out)
+    }
+
+    /// The new content as pieces to write one after the other: long runs
+    /// of the input between the edits, and the edited lines.
+    pub fn pieces(&self) -> Vec<&str> {
+        let mut pieces = Vec::with_capacity(2 * (self.edits.len() + self.added.len()) + 2);
+        let mut copied = 0;
+        for edit in &self.edits {
+            pieces.push(self.source.get(copied..edit.text.start).unwrap_or(""));
+            match &edit.new {
+                Some(text) => {
+                    pieces.push(text);
+                    copied = edit.text.end;
+                }
+                None => copied = edit.end,
+            }
+        }
+        pieces.push(self.source.get(copied..).unwrap_or(""));
+        if self.end_last_line {
+            pieces.push(self.eol);
+        }
+        for text in &self.added {
+            pieces.push(text);
+            pieces.push(self.eol);
+        }
+        pieces.retain(|p| !p.is_empty());
+        pieces
+    }
+
+    /// The whole new content, changes and notices.
+    pub fn into_plan(self) -> Plan {
+        let content = self.content().into_owned();
+        Plan {
+            content,
+            changes: self.changes,
+            notices: self.notices,
+        }
+    }
+}
+
+/// Like [`plan`], but the new content is left as edits of `content`.
+pub fn plan_edits<'a>(content: &'a str, nodes: &[Node], options: &Options) -> Edits<'a> {
+    plan_lines(content, nodes, options, true)
+}
+
+/// The planner. With `quick`, lines the [`Filter`] rejects are kept
+/// without being parsed; without, every line is parsed (the tests compare
+/// the two).
+fn plan_lines<'a>(content: &'a str, nodes: &[Node], options: &Options, quick: bool) -> Edits<'a> {
     let index = Index::new(nodes);
     let local = options
         .local_hostname
@@ -185,16 +285,48 @@ pub fn plan(content: &str, nodes: &[Node], options: &Options) -> Plan {
     }
 
     let present = options.state == State::Present;
+    let filter = Filter::new(nodes, present, &index, local.as_ref());
     let mut claimed = vec![false; nodes.len()];
-    let mut lines: Vec<(Cow<'_, str>, &'static str)> = Vec::new();
+    let mut edits = Vec::new();
     let mut changes = Vec::new();
     let mut key = String::new();
     let mut tracker = local.as_ref().map(LocalTracker::new);
+    // Lines of the new file so far, and whether the last of them has no
+    // line end (only the input's last line can lack one).
+    let mut kept = 0usize;
+    let mut last_open = false;
 
-    for (i, (text, eol)) in split_lines(content).enumerate() {
-        let number = i + 1;
+    let bytes = content.as_bytes();
+    let mut start = 0;
+    let mut number = 0;
+    while start < bytes.len() {
+        number += 1;
+        let (newline, wanted) = if quick {
+            filter.scan(bytes, start)
+        } else {
+            (newline(bytes, start), true)
+        };
+        let line_start = start;
+        let (text_end, open) = match newline {
+            Some(nl) => {
+                start = nl + 1;
+                let cr = nl > line_start && bytes.get(nl - 1) == Some(&b'\r');
+                (if cr { nl - 1 } else { nl }, false)
+            }
+            None => {
+                start = bytes.len();
+                (bytes.len(), true)
+            }
+        };
+        if !wanted {
+            kept += 1;
+            last_open = open;
+            continue;
+        }
+        let text = content.get(line_start..text_end).unwrap_or("");
         let Some((ip, body)) = quick_entry(text) else {
-            lines.push((Cow::Borrowed(text), eol));
+            kept += 1;
+            last_open = open;
             continue;
         };
         let target = if present {
@@ -249,9 +381,10 @@ pub fn plan(content: &str, nodes: &[Node], options: &Options) -> Plan {
             }
             _ if !edit => {
                 if let Some(tracker) = tracker.as_mut() {
-                    tracker.record(lines.len() + 1, loopback, local_hits);
+                    tracker.record(kept + 1, loopback, local_hits);
                 }
-                lines.push((Cow::Borrowed(text), eol));
+                kept += 1;
+                last_open = open;
                 continue;
             }
             _ => {
@@ -288,35 +421,50 @@ pub fn plan(content: &str, nodes: &[Node], options: &Options) -> Plan {
                 }
             }
         };
-        if let Some(new_text) = new_text {
-            if let Some(tracker) = tracker.as_mut() {
-                tracker.observe_text(lines.len() + 1, &new_text);
-            }
-            lines.push((new_text, eol));
+        let Some(new_text) = new_text else {
+            // Only the input's last line may lack a line end, so the line
+            // kept before this one has one.
+            edits.push(Edit {
+                text: line_start..text_end,
+                end: start,
+                new: None,
+            });
+            last_open = false;
+            continue;
+        };
+        if let Some(tracker) = tracker.as_mut() {
+            tracker.observe_text(kept + 1, &new_text);
         }
+        if let Cow::Owned(after) = new_text {
+            edits.push(Edit {
+                text: line_start..text_end,
+                end: start,
+                new: Some(after),
+            });
+        }
+        kept += 1;
+        last_open = open;
     }
 
+    let eol = first_eol(bytes);
+    let mut added = Vec::new();
+    let mut end_last_line = false;
     if present {
-        let eol = split_lines(content)
-            .next()
-            .map(|(_, eol)| eol)
-            .filter(|eol| !eol.is_empty())
-            .unwrap_or("\n");
         for (node, _) in nodes.iter().zip(&claimed).filter(|(_, c)| !**c) {
-            if let Some(last) = lines.last_mut() {
-                if last.1.is_empty() {
-                    last.1 = eol;
-                }
+            if last_open {
+                end_last_line = true;
+                last_open = false;
             }
             let text = node.canonical_line();
             if let Some(tracker) = tracker.as_mut() {
-                tracker.observe_text(lines.len() + 1, &text);
+                tracker.observe_text(kept + 1, &text);
             }
             changes.push(Change::Added {
-                line: lines.len() + 1,
+                line: kept + 1,
                 text: text.clone(),
             });
-            lines.push((Cow::Owned(text), eol));
+            added.push(text);
+            kept += 1;
         }
     }
 
@@ -329,21 +477,207 @@ pub fn plan(content: &str, nodes: &[Node], options: &Options) -> Plan {
         }
         notices.extend(tracker.notices());
     }
-    let content = if changes.is_empty() {
-        content.to_string()
-    } else {
-        let mut out = String::with_capacity(content.len() + 64 * nodes.len());
-        for (text, eol) in &lines {
-            out.push_str(text);
-            out.push_str(eol);
-        }
-        out
-    };
-    Plan {
-        content,
+    Edits {
+        source: content,
+        edits,
+        added,
+        eol,
+        end_last_line,
         changes,
         notices,
     }
+}
+
+/// The line end of the first line (`\n` when it has none): appended lines
+/// use it.
+fn first_eol(bytes: &[u8]) -> &'static str {
+    match newline(bytes, 0) {
+        Some(nl) if nl > 0 && bytes.get(nl - 1) == Some(&b'\r') => "\r\n",
+        _ => "\n",
+    }
+}
+
+/// Byte classes for [`Filter::scan`].
+const NAME: u8 = 0;
+const SEP: u8 = 1;
+const STOP: u8 = 2;
+
+static CLASSES: [u8; 256] = {
+    let mut classes = [NAME; 256];
+    let mut b = 0;
+    while b < 256 {
+        if is_sep(b as u8) {
+            classes[b] = SEP;
+        }
+        b += 1;
+    }
+    classes[b'\n' as usize] = STOP;
+    classes[b'#' as usize] = STOP;
+    classes
+};
+
+fn class(b: u8) -> u8 {
+    CLASSES[usize::from(b)]
+}
+
+/// A quick look at a line, without parsing it, that passes every line
+/// planning may edit or learn from: one whose address may be a node's, or
+/// with a name that may be managed or local. Planning keeps the other
+/// lines as they are and learns nothing from them; in a large file, that
+/// is nearly every line.
+struct Filter {
+    /// The nodes' IPv4 addresses as text: the parser takes no other
+    /// spelling (no leading zeros, no short forms), so a field that is not
+    /// one of these is not one of these addresses.
+    ipv4: Vec<String>,
+    /// Some node has an IPv6 address: fields with a `:` may be it.
+    ipv6: bool,
+    /// Lengths and lower-cased first bytes of the names to look for;
+    /// names of 256 bytes or more always pass.
+    lengths: [bool; 256],
+    firsts: [bool; 256],
+}
+
+impl Filter {
+    /// `local`'s names include every name taken off loopback lines besides
+    /// the nodes' names.
+    fn new(nodes: &[Node], present: bool, index: &Index, local: Option<&LocalHost>) -> Filter {
+        let mut filter = Filter {
+            ipv4: Vec::new(),
+            ipv6: false,
+            lengths: [false; 256],
+            firsts: [false; 256],
+        };
+        if present {
+            for node in nodes {
+                match node.ip() {
+                    IpAddr::V4(ip) => filter.ipv4.push(ip.to_string()),
+                    IpAddr::V6(_) => filter.ipv6 = true,
+                }
+            }
+        }
+        let locals = local.map(|l| l.names.as_slice()).unwrap_or(&[]);
+        for name in index.by_name.keys().chain(locals) {
+            if let Some(slot) = filter.lengths.get_mut(name.len()) {
+                *slot = true;
+            }
+            if let Some(slot) = name
+                .bytes()
+                .next()
+                .and_then(|b| filter.firsts.get_mut(usize::from(b.to_ascii_lowercase())))
+            {
+                *slot = true;
+            }
+        }
+        filter
+    }
+
+    fn may_be_node_ip(&self, field: &[u8]) -> bool {
+        (self.ipv6 && field.contains(&b':')) || self.ipv4.iter().any(|ip| ip.as_bytes() == field)
+    }
+
+    fn may_be_name(&self, field: &[u8]) -> bool {
+        let Some(first) = field.first() else {
+            return false;
+        };
+        match self.lengths.get(field.len()) {
+            Some(length) => *length && self.firsts[usize::from(first.to_ascii_lowercase())],
+            None => true,
+        }
+    }
+
+    /// Looks at the line starting at `start`: where its `\n` is, and
+    /// whether it passes. Fields are split as [`super::file::parse_entry`]
+    /// does, up to a `#`.
+    fn scan(&self, bytes: &[u8], start: usize) -> (Option<usize>, bool) {
+        let mut i = start;
+        let mut first = true;
+        loop {
+            while bytes.get(i).is_some_and(|b| class(*b) == SEP) {
+                i += 1;
+            }
+            match bytes.get(i) {
+                None => return (None, false),
+                Some(b'\n') => return (Some(i), false),
+                Some(b'#') => return (newline(bytes, i), false),
+                Some(_) => {}
+            }
+            let field_start = i;
+            // The byte at `i` is a field's first.
+            i = field_end(bytes, i + 1);
+            let field = bytes.get(field_start..i).unwrap_or(&[]);
+            let wanted = if first {
+                self.may_be_node_ip(field)
+            } else {
+                self.may_be_name(field)
+            };
+            if wanted {
+                return (newline(bytes, i), true);
+            }
+            first = false;
+        }
+    }
+}
+
+// Eight bytes at a time: a field or a line is found with one test per
+// word instead of one per byte. Bytes are tested in place in a `u64`, by
+// arithmetic that never carries from one byte into the next.
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+const LOW_BITS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+/// The eight bytes at `at`, the first in the lowest bits.
+fn word(bytes: &[u8], at: usize) -> Option<u64> {
+    let chunk: [u8; 8] = bytes.get(at..at.checked_add(8)?)?.try_into().ok()?;
+    Some(u64::from_le_bytes(chunk))
+}
+
+/// The high bit of every byte of `word` equal to `b`.
+fn bytes_equal(word: u64, b: u8) -> u64 {
+    let x = word ^ (ONES * u64::from(b));
+    !(((x & LOW_BITS) + LOW_BITS) | x) & HIGH_BITS
+}
+
+/// The high bit of every byte of `word` that ends a field: a separator
+/// (`\t`, `\v`, `\f`, `\r`, space), `\n` or `#`.
+fn field_ends(word: u64) -> u64 {
+    let low = word & LOW_BITS;
+    // Bytes 0x09 to 0x0d: at least 9, below 14, high bit clear.
+    let from_tab = low + ONES * (0x80 - 0x09);
+    let from_so = low + ONES * (0x80 - 0x0e);
+    (from_tab & !from_so & !word & HIGH_BITS) | bytes_equal(word, b' ') | bytes_equal(word, b'#')
+}
+
+/// The end of the field starting at `from`.
+fn field_end(bytes: &[u8], mut from: usize) -> usize {
+    while let Some(w) = word(bytes, from) {
+        let ends = field_ends(w);
+        if ends != 0 {
+            return from + (ends.trailing_zeros() / 8) as usize;
+        }
+        from += 8;
+    }
+    while bytes.get(from).is_some_and(|b| class(*b) == NAME) {
+        from += 1;
+    }
+    from
+}
+
+/// The position of the first `\n` at or after `from`.
+fn newline(bytes: &[u8], mut from: usize) -> Option<usize> {
+    while let Some(w) = word(bytes, from) {
+        let found = bytes_equal(w, b'\n');
+        if found != 0 {
+            return Some(from + (found.trailing_zeros() / 8) as usize);
+        }
+        from += 8;
+    }
+    bytes
+        .get(from..)?
+        .iter()
+        .position(|b| *b == b'\n')
+        .map(|p| from + p)
 }
 
 struct Index {
@@ -577,5 +911,257 @@ impl LocalTracker {
                 lines,
                 only_loopback: !other,
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hosts::{validate_nodes, NodeSpec};
+    use proptest::prelude::*;
+    use proptest::sample::select;
+
+    fn node_set(ips: [&str; 3]) -> Vec<Node> {
+        let specs: Vec<NodeSpec> = ips
+            .iter()
+            .enumerate()
+            .map(|(i, ip)| NodeSpec {
+                ip: ip.to_string(),
+                fqdn: Some(format!("PVE{}.example.com", i + 1)),
+                name: Some(format!("pve{}", i + 1)),
+                aliases: vec![format!("Alias{}", i + 1)],
+            })
+            .collect();
+        validate_nodes(&specs).unwrap()
+    }
+
+    fn fields() -> Vec<String> {
+        let mut fields: Vec<String> = [
+            "10.0.0.1",
+            "10.0.0.2",
+            "10.0.0.3",
+            "10.0.0.10",
+            "127.0.0.1",
+            "127.0.1.1",
+            "::1",
+            "fd00::1",
+            "FD00:0::2",
+            "fd00::0.0.0.3",
+            "::ffff:10.0.0.1",
+            "::ffff:127.0.0.1",
+            "fe80::1%eth0",
+            "pve1",
+            "PVE1",
+            "pve1.example.com",
+            "Pve2.Example.Com",
+            "pve3",
+            "alias1",
+            "ALIAS2",
+            "pve1.lan",
+            "localhost",
+            "other",
+            "p",
+            "pve1#x",
+            "#pve2",
+            "é",
+            "",
+            "#",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        fields.push("p".repeat(300));
+        fields.push("q".repeat(256));
+        fields.push("v".repeat(255));
+        fields
+    }
+
+    fn hosts_file() -> impl Strategy<Value = String> {
+        let field = select(fields());
+        let sep = select(vec![
+            " ", "\t", "  ", "\u{b}", "\u{c}", "\r", "\u{a0}", " # ",
+        ]);
+        let line = proptest::collection::vec((sep, field), 0..6).prop_map(|parts| {
+            parts
+                .into_iter()
+                .enumerate()
+                .map(|(i, (sep, field))| {
+                    if i == 0 {
+                        field
+                    } else {
+                        format!("{sep}{field}")
+                    }
+                })
+                .collect::<String>()
+        });
+        let eol = select(vec!["\n", "\n", "\r\n"]);
+        (proptest::collection::vec((line, eol), 0..12), any::<bool>()).prop_map(
+            |(lines, final_eol)| {
+                let count = lines.len();
+                let mut text = String::new();
+                for (i, (line, eol)) in lines.into_iter().enumerate() {
+                    text.push_str(&line);
+                    if i + 1 < count || final_eol {
+                        text.push_str(eol);
+                    }
+                }
+                text
+            },
+        )
+    }
+
+    fn options() -> impl Strategy<Value = Options> {
+        let local = select(vec![
+            None,
+            Some("pve1".to_string()),
+            Some("PVE2.example.com".to_string()),
+            Some("pve1.lan".to_string()),
+            Some("other".to_string()),
+            Some("Other.LAN".to_string()),
+            Some("v".repeat(255)),
+            Some(format!("{}.pve3", "q".repeat(256))),
+        ]);
+        (any::<bool>(), any::<bool>(), local).prop_map(|(present, fix_loopback, local)| Options {
+            state: if present {
+                State::Present
+            } else {
+                State::Absent
+            },
+            fix_loopback,
+            local_hostname: local,
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 10000, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// The quick look at each line leaves out no line that matters.
+        #[test]
+        fn quick_planning_equals_parsing_every_line(
+            content in hosts_file(),
+            ips in select(vec![
+                ["10.0.0.1", "10.0.0.2", "10.0.0.3"],
+                ["fd00::1", "FD00:0::2", "10.0.0.3"],
+                ["::ffff:10.0.0.1", "10.0.0.2", "fd00::3"],
+            ]),
+            options in options(),
+        ) {
+            let nodes = node_set(ips);
+            let quick = plan_lines(&content, &nodes, &options, true);
+            let slow = plan_lines(&content, &nodes, &options, false);
+            prop_assert_eq!(&quick, &slow);
+            let content = quick.content();
+            prop_assert_eq!(content.as_ref(), quick.pieces().concat());
+            prop_assert_eq!(quick.changed(), matches!(content, Cow::Owned(_)));
+        }
+    }
+
+    /// The filter compares IPv4 fields as text: no other spelling of an
+    /// address may parse.
+    #[test]
+    fn ipv4_addresses_have_one_spelling() {
+        for text in [
+            "010.0.0.1",
+            "10.0.0.01",
+            "10.00.0.1",
+            "0x0a.0.0.1",
+            "10.0.1",
+            "10.1",
+        ] {
+            assert!(text.parse::<IpAddr>().is_err(), "{text}");
+        }
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        assert_eq!(ip.to_string(), "10.0.0.1");
+    }
+
+    /// Every byte value, at every place in a word, among neighbours of
+    /// every kind: the word tests agree with the byte tests.
+    #[test]
+    fn word_tests_agree_with_byte_tests() {
+        let neighbours = [
+            b'a', b'\n', b' ', b'#', 0x00, 0x08, 0x0e, 0x7f, 0x80, 0x89, 0xa0, 0xff,
+        ];
+        for b in 0..=255u8 {
+            for at in 0..8 {
+                for n in neighbours {
+                    let mut bytes = [n; 8];
+                    bytes[at] = b;
+                    let w = u64::from_le_bytes(bytes);
+                    for (k, byte) in bytes.iter().enumerate() {
+                        let bit = 0x80u64 << (8 * k);
+                        assert_eq!(field_ends(w) & bit != 0, class(*byte) != NAME, "{bytes:?}");
+                        assert_eq!(
+                            bytes_equal(w, b'\n') & bit != 0,
+                            *byte == b'\n',
+                            "{bytes:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fields_and_lines_end_where_the_bytes_say() {
+        let text = b"10.0.0.1\tpve1.example.com\x0bpve1#c\nlong-name-longer-than-a-word\xc3\xa9 x";
+        for from in 0..text.len() {
+            let field = (from..text.len())
+                .find(|i| class(text[*i]) != NAME)
+                .unwrap_or(text.len());
+            assert_eq!(field_end(text, from), field, "from {from}");
+            let line = (from..text.len()).find(|i| text[*i] == b'\n');
+            assert_eq!(newline(text, from), line, "from {from}");
+        }
+    }
+
+    /// Names of 256 bytes or more are beyond the filter's tables: they
+    /// always pass.
+    #[test]
+    fn long_local_names_are_seen() {
+        let nodes = node_set(["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
+        let long = "q".repeat(256);
+        let options = Options {
+            local_hostname: Some(format!("{long}.pve3")),
+            ..Options::default()
+        };
+        let content = format!("127.0.0.1 localhost {long}\n");
+        let quick = plan_lines(&content, &nodes, &options, true);
+        assert_eq!(quick, plan_lines(&content, &nodes, &options, false));
+        assert!(quick
+            .notices
+            .iter()
+            .any(|n| matches!(n, Notice::LocalNameOnLoopback { lines, .. } if lines == &[1])));
+    }
+
+    #[test]
+    fn unchanged_content_is_borrowed() {
+        let nodes = node_set(["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
+        let text = "127.0.0.1 localhost\n10.0.0.1 PVE1.example.com pve1 Alias1\n\
+                    10.0.0.2 PVE2.example.com pve2 Alias2\n10.0.0.3 PVE3.example.com pve3 Alias3";
+        let edits = plan_edits(text, &nodes, &Options::default());
+        assert!(!edits.changed());
+        assert!(matches!(edits.content(), Cow::Borrowed(t) if t == text));
+        assert_eq!(edits.pieces(), vec![text]);
+    }
+
+    #[test]
+    fn pieces_keep_the_untouched_runs_whole() {
+        let nodes = node_set(["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
+        let text = "a\r\nb\r\n127.0.1.1 pve1\r\nc\r\nd";
+        let edits = plan_edits(text, &nodes, &Options::default());
+        assert_eq!(
+            edits.pieces(),
+            vec![
+                "a\r\nb\r\n",
+                "c\r\nd",
+                "\r\n",
+                "10.0.0.1 PVE1.example.com pve1 Alias1",
+                "\r\n",
+                "10.0.0.2 PVE2.example.com pve2 Alias2",
+                "\r\n",
+                "10.0.0.3 PVE3.example.com pve3 Alias3",
+                "\r\n",
+            ]
+        );
     }
 }

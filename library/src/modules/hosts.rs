@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::ansible::{Context, Failure, Module, Opt, Outcome, Spec, Type};
 use crate::cmd::Cmd;
 use crate::fsutil::{self, WriteOptions};
-use crate::hosts::{self, Node, NodeSpec, Notice, Options, Plan, State};
+use crate::hosts::{self, Edits, Node, NodeSpec, Notice, Options, State};
 use crate::resolve::{self, Answer, Check, Row, Setting, Status};
 use serde::Deserialize;
 use serde_json::json;
@@ -99,7 +99,8 @@ impl Module for Hosts {
             fix_loopback: params.fix_loopback,
             local_hostname: local_hostname.clone(),
         };
-        let plan = hosts::plan(&before, &nodes, &options);
+        // The new content stays edits of `before` until it is needed.
+        let plan = hosts::plan_edits(&before, &nodes, &options);
 
         for notice in &plan.notices {
             match notice {
@@ -115,14 +116,18 @@ impl Module for Hosts {
             }
         }
 
-        let mut outcome = Outcome {
-            changed: plan.changed(),
-            diff: Some(json!({
+        // The whole file, twice, is only for the controller's diff mode.
+        let diff = ctx.diff().then(|| {
+            json!({
                 "before": before,
-                "after": plan.content,
+                "after": plan.content(),
                 "before_header": path,
                 "after_header": path,
-            })),
+            })
+        });
+        let mut outcome = Outcome {
+            changed: plan.changed(),
+            diff,
             ..Outcome::default()
         };
         let mut backup_file = None;
@@ -134,11 +139,8 @@ impl Module for Hosts {
                     .map_err(|e| Failure::new(format!("{e}; {path} was left unchanged")))?;
                 backup_file = Some(backup.display().to_string());
             }
-            match fsutil::write_atomic(
-                Path::new(path),
-                plan.content.as_bytes(),
-                &WriteOptions::default(),
-            ) {
+            let parts: Vec<&[u8]> = plan.pieces().into_iter().map(str::as_bytes).collect();
+            match fsutil::write_atomic_parts(Path::new(path), &parts, &WriteOptions::default()) {
                 Ok(report) => {
                     for warning in report.warnings {
                         ctx.warn(warning);
@@ -157,10 +159,11 @@ impl Module for Hosts {
         }
 
         let resolution = if params.verify && state == State::Present {
+            let planned = plan.content();
             let setting = Setting {
                 path,
                 current: &before,
-                planned: &plan.content,
+                planned: &planned,
                 pending_write: ctx.check_mode() && plan.changed(),
                 nsswitch: None,
             };
@@ -328,7 +331,7 @@ fn getent(ctx: &Context<'_>, database: &str, key: &str) -> Result<String, Failur
     }
 }
 
-fn summary(path: &str, plan: &Plan, count: usize, state: State, check: bool) -> String {
+fn summary(path: &str, plan: &Edits<'_>, count: usize, state: State, check: bool) -> String {
     if !plan.changed() {
         return match state {
             State::Present => format!("{path} already has the entries of the {count} node(s)"),
@@ -340,7 +343,7 @@ fn summary(path: &str, plan: &Plan, count: usize, state: State, check: bool) -> 
     format!("{verb} {path}: {}", details.join("; "))
 }
 
-fn verify_message(path: &str, plan: &Plan, check: bool, failed: &[&Row]) -> String {
+fn verify_message(path: &str, plan: &Edits<'_>, check: bool, failed: &[&Row]) -> String {
     let lead = if plan.changed() && !check {
         format!(
             "{path} was written ({} change(s)), but names do not resolve as it says",
