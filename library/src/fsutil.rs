@@ -267,6 +267,15 @@ fn write_atomic_with(
             ));
         }
     }
+    let removed = remove_stale_temps(&target, SystemTime::now());
+    if !removed.is_empty() {
+        warnings.push(format!(
+            "removed {} temporary file(s) that an interrupted earlier write of {} had left: {}",
+            removed.len(),
+            target.display(),
+            removed.join(", ")
+        ));
+    }
     Ok(WriteReport {
         path: target,
         method,
@@ -292,6 +301,69 @@ pub fn parent_dir(path: &Path) -> &Path {
 }
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// How old a temporary file of a dead writer must be before it counts as
+/// left over. A write holds its temporary file for milliseconds; the age
+/// also keeps a writer on another host of a shared directory (pmxcfs, whose
+/// pids this host cannot see) safe.
+const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Whether `file_name` is one of [`create_temp`]'s names for `target_name`,
+/// and if so the pid that made it.
+fn temp_owner(file_name: &str, target_name: &str) -> Option<u32> {
+    let rest = file_name
+        .strip_prefix('.')?
+        .strip_prefix(target_name)?
+        .strip_prefix('.')?
+        .strip_suffix(".tmp")?;
+    let mut fields = rest.split('.');
+    let (pid, n, nanos) = (fields.next()?, fields.next()?, fields.next()?);
+    if fields.next().is_some()
+        || !n.bytes().all(|b| b.is_ascii_digit())
+        || !nanos.bytes().all(|b| b.is_ascii_hexdigit())
+        || n.is_empty()
+        || nanos.is_empty()
+    {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// Removes the temporary files an interrupted earlier write of `target`
+/// left beside it (a writer killed between creating and renaming it): only
+/// files of [`create_temp`]'s form whose writer is gone and that are older
+/// than [`STALE_TEMP_AGE`]. Returns their names. Best effort: anything it
+/// cannot read or remove is left.
+fn remove_stale_temps(target: &Path, now: SystemTime) -> Vec<String> {
+    let Some(target_name) = target.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return Vec::new();
+    };
+    let Ok(entries) = fs::read_dir(parent_dir(target)) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = temp_owner(&name, &target_name) else {
+            continue;
+        };
+        if pid == std::process::id() || crate::lock::pid_alive(pid) {
+            continue;
+        }
+        let old_enough = entry
+            .metadata()
+            .ok()
+            .filter(|m| m.is_file())
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| now.duration_since(t).ok())
+            .is_some_and(|age| age >= STALE_TEMP_AGE);
+        if old_enough && fs::remove_file(entry.path()).is_ok() {
+            removed.push(name);
+        }
+    }
+    removed.sort();
+    removed
+}
 
 fn create_temp(target: &Path) -> Result<(PathBuf, File), FsError> {
     let dir = parent_dir(target);
@@ -802,5 +874,64 @@ mod tests {
             report.warnings
         );
         assert_eq!(fs::read_to_string(&target).unwrap(), "new content\n");
+    }
+
+    #[test]
+    fn temp_names_are_recognised_with_their_writer() {
+        assert_eq!(temp_owner(".hosts.4242.0.1a2b.tmp", "hosts"), Some(4242));
+        assert_eq!(temp_owner(".my.conf.7.12.ff.tmp", "my.conf"), Some(7));
+        for other in [
+            ".hosts.4242.0.1a2b.tmp.x",
+            ".hosts.bak",
+            ".hosts.4242.0.tmp",
+            ".hosts.x.0.1a2b.tmp",
+            ".hosts.4242.0.zz.tmp",
+            ".other.4242.0.1a2b.tmp",
+            "hosts.4242.0.1a2b.tmp",
+        ] {
+            assert_eq!(temp_owner(other, "hosts"), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn a_write_removes_old_temp_files_of_dead_writers_only() {
+        let dir = TestDir::new("stale");
+        let target = dir.file("hosts", "old\n", 0o644);
+        let dead = (4_000_000u32..4_100_000)
+            .find(|p| !crate::lock::pid_alive(*p))
+            .expect("a free pid");
+        let hour_ago = SystemTime::now() - std::time::Duration::from_secs(3600);
+        let make = |name: &str, old: bool| {
+            let path = dir.file(name, "partial", 0o600);
+            if old {
+                File::options()
+                    .write(true)
+                    .open(&path)
+                    .unwrap()
+                    .set_modified(hour_ago)
+                    .unwrap();
+            }
+        };
+        let stale = format!(".hosts.{dead}.0.1.tmp");
+        make(&stale, true);
+        make(&format!(".hosts.{dead}.1.2.tmp"), false); // just written: maybe another host's
+        make(".hosts.1.0.3.tmp", true); // pid 1 is alive
+        make(&format!(".other.{dead}.0.4.tmp"), true); // another file's
+        make(".hosts.bak", true);
+
+        let report = write_atomic(&target, b"new\n", &WriteOptions::default()).unwrap();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "new\n");
+        assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+        assert!(report.warnings[0].contains(&stale), "{:?}", report.warnings);
+        assert_eq!(
+            dir.entries(),
+            vec![
+                ".hosts.1.0.3.tmp".to_string(),
+                format!(".hosts.{dead}.1.2.tmp"),
+                ".hosts.bak".to_string(),
+                format!(".other.{dead}.0.4.tmp"),
+                "hosts".to_string(),
+            ]
+        );
     }
 }
