@@ -70,13 +70,21 @@ pub fn preferred_host_key(keys: &BTreeMap<String, String>) -> Option<String> {
     SSH_KEY_TYPES.iter().find_map(|t| keys.get(*t).cloned())
 }
 
-/// The kernel's host name, short form.
-pub fn hostname() -> Option<String> {
+/// The host name as the kernel knows it (what `uname -n` prints), else
+/// the one configured in `/etc/hostname`; whole.
+pub fn kernel_hostname() -> Option<String> {
     ["/proc/sys/kernel/hostname", "/etc/hostname"]
         .iter()
         .filter_map(|p| fs::read_to_string(p).ok())
-        .map(|s| s.trim().split('.').next().unwrap_or_default().to_string())
+        .map(|s| s.trim().to_string())
         .find(|s| !s.is_empty() && s != "(none)")
+}
+
+/// The host name up to the first dot: the Proxmox VE node name.
+pub fn hostname() -> Option<String> {
+    kernel_hostname()
+        .map(|h| h.split('.').next().unwrap_or_default().to_string())
+        .filter(|h| !h.is_empty())
 }
 
 /// Addresses from `ip -o addr show`, in its order.

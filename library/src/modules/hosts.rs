@@ -93,7 +93,7 @@ impl Module for Hosts {
         };
         let path = params.path.as_str();
         let (before, existed) = read_hosts(path)?;
-        let local_hostname = local_hostname();
+        let local_hostname = crate::node::kernel_hostname();
         let options = Options {
             state,
             fix_loopback: params.fix_loopback,
@@ -229,16 +229,6 @@ fn read_hosts(path: &str) -> Result<(String, bool), Failure> {
             "cannot read {path}: {e}. {path} was left unchanged"
         ))),
     }
-}
-
-/// The host name as the kernel knows it (what `uname -n` prints), else
-/// the one configured in `/etc/hostname`.
-fn local_hostname() -> Option<String> {
-    ["/proc/sys/kernel/hostname", "/etc/hostname"]
-        .iter()
-        .filter_map(|p| fs::read_to_string(p).ok())
-        .map(|s| s.trim().to_string())
-        .find(|s| !s.is_empty() && s != "(none)")
 }
 
 /// The node name pmxcfs resolves (the host name up to the first dot), and

@@ -90,14 +90,14 @@ impl Module for SshTrust {
         let host_keys = node::host_keys(Path::new(&params.host_key_dir));
 
         let ak_path = ssh_dir.join("authorized_keys");
-        let ak_added = update_file(&ak_path, 0o600, ctx, &mut diffs, |text| {
+        let (ak_added, _) = update_file(&ak_path, 0o600, ctx, &mut diffs, |text| {
             let plan = ssh::plan_authorized_keys(text, &wanted_keys);
             (plan.content, plan.added, Vec::new())
         })?;
-        if !ak_added.0.is_empty() {
+        if !ak_added.is_empty() {
             changes.push(format!(
                 "authorized {} key(s) in {}",
-                ak_added.0.len(),
+                ak_added.len(),
                 ak_path.display()
             ));
         }
@@ -133,7 +133,7 @@ impl Module for SshTrust {
         .with("key_file", key_file(&ssh_dir, &params.key_type))
         .with("host_key", preferred)
         .with("host_keys", host_keys)
-        .with("authorized_keys_added", ak_added.0)
+        .with("authorized_keys_added", ak_added)
         .with("known_hosts_added", kh_added)
         .with("known_hosts_removed", kh_removed)
         .with("changes", changes))
@@ -258,7 +258,8 @@ fn ensure_key(
             fs::remove_file(&public).map_err(|e| io_failure("remove", &public, &e))?;
         }
         generate(params, &private, ctx, &token)?;
-        return read_public(&public).map(Some);
+        let text = fs::read_to_string(&public).map_err(|e| io_failure("read", &public, &e))?;
+        return parse_public(&public, &text).map(Some);
     };
     if !private_meta.is_file() {
         return Err(Failure::new(format!(
@@ -266,7 +267,7 @@ fn ensure_key(
             private.display()
         )));
     }
-    if private_meta.mode() & 0o077 != 0 {
+    if too_open_mode(&private_meta) {
         changes.push(format!(
             "made {} private (mode {:04o} to 0600)",
             private.display(),
@@ -278,16 +279,9 @@ fn ensure_key(
                 .map_err(|e| io_failure("set the mode of", &private, &e))?;
         }
     }
+    let too_open = too_open_mode(&private_meta);
     match fs::read_to_string(&public) {
-        Ok(text) => {
-            let key = PublicKey::parse(&text).map_err(|e| {
-                Failure::new(format!(
-                    "{}: {e}; remove it and run again to have it rebuilt from the private key",
-                    public.display()
-                ))
-            })?;
-            Ok(Some(key.line()))
-        }
+        Ok(text) => parse_public(&public, &text).map(Some),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             // ssh-keygen -y only reads; the file is written by us.
             let out = ctx
@@ -298,7 +292,7 @@ fn ensure_key(
                         .arg(private.display().to_string()),
                 )
                 .map_err(keygen_failure)?;
-            if !out.success() && ctx.check_mode() {
+            if !out.success() && ctx.check_mode() && too_open {
                 // ssh-keygen refuses a key others can read; the real run
                 // makes it private first.
                 changes.push(format!("rebuilt {} from the private key", public.display()));
@@ -376,11 +370,19 @@ fn generate(
     Ok(())
 }
 
-fn read_public(public: &Path) -> Result<String, Failure> {
-    let text = fs::read_to_string(public).map_err(|e| io_failure("read", public, &e))?;
-    PublicKey::parse(&text)
-        .map(|k| k.line())
-        .map_err(|e| Failure::new(format!("{}: {e}", public.display())))
+/// Root's public key from the text of its `.pub` file.
+fn parse_public(public: &Path, text: &str) -> Result<String, Failure> {
+    PublicKey::parse(text).map(|k| k.line()).map_err(|e| {
+        Failure::new(format!(
+            "{}: {e}; remove it and run again to have it rebuilt from the private key",
+            public.display()
+        ))
+    })
+}
+
+/// Others may read or write the private key.
+fn too_open_mode(meta: &fs::Metadata) -> bool {
+    meta.mode() & 0o077 != 0
 }
 
 /// Reads `path` (a missing file is empty), plans with `plan`, and in a real
@@ -404,12 +406,15 @@ fn update_file(
     if after == before {
         return Ok((added, removed));
     }
-    diffs.push(json!({
-        "before": before,
-        "after": after,
-        "before_header": path.display().to_string(),
-        "after_header": path.display().to_string(),
-    }));
+    // The whole file, twice, is only for the controller's diff mode.
+    if ctx.diff() {
+        diffs.push(json!({
+            "before": before,
+            "after": after,
+            "before_header": path.display().to_string(),
+            "after_header": path.display().to_string(),
+        }));
+    }
     if ctx.check_mode() {
         return Ok((added, removed));
     }
