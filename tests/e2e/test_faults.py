@@ -248,10 +248,24 @@ def test_05_corosync_stopped_on_a_member(bed):
         online = {n["name"]: n["online"] for n in st1["nodes"]}
         assert online == {bed.node(1): True, bed.node(2): True, bed.node(3): False}, st1["nodes"]
         assert st1["quorate"] is True, st1
+        # The role changes nothing here, but the state it reads at its
+        # start is not healthy, so its final wait runs, and fails naming
+        # the node.
+        run = bed.role("lab", "-e", "pve_cluster_quorum_timeout=4")
+        assert run.returncode != 0, run.stdout[-3000:]
+        assert all(r["changed"] == 0 for r in recap(run.stdout).values()), run.stdout[-3000:]
+        waits = [m for m in fatal_messages(run.stdout) if "offline" in m]
+        assert waits and all(bed.node(3) in m for m in waits), fatal_messages(run.stdout)
     finally:
         bed.tb("corosync-start", bed.node(3))
     r = bed.module(1, "pve_quorum_check", {"cluster_name": "lab", "expected_nodes": 3, "timeout": 60})
     assert not r["failed"], r
+    # Healthy again and nothing to change: the wait is skipped, and says so.
+    run = bed.role("lab")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert all(r["changed"] == 0 for r in recap(run.stdout).values()), run.stdout[-3000:]
+    assert "Wait until the cluster is quorate" in run.stdout
+    assert run.stdout.count("was quorate with all 3 nodes online when this run started") == 3, run.stdout[-3000:]
 
 
 def test_06_first_node_reinstalled(bed):
