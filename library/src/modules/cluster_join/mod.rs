@@ -538,18 +538,27 @@ fn run_with(params: Params, ctx: &mut Context<'_>, host: &dyn Host) -> Result<Ou
         ),
     };
 
-    if ctx.check_mode() {
-        let mut outcome = Outcome {
+    // What a dry run and a done action both report.
+    let changed = |msg: String, after: String, status: StatusOut| {
+        Outcome {
             changed: true,
-            msg: Some(format!("would {}", describe_action(&req))),
-            diff: Some(diff(before, planned_after, &node)),
+            msg: Some(msg),
+            diff: Some(diff(before, after, &node)),
             ..Outcome::default()
         }
         .with("cluster_name", &req.cluster_name)
         .with("node", &node)
         .with("action", action.name())
         .with("command", &command)
-        .with("status", status_out(&probe.obs));
+        .with("status", status)
+    };
+
+    if ctx.check_mode() {
+        let mut outcome = changed(
+            format!("would {}", describe_action(&req)),
+            planned_after,
+            status_out(&probe.obs),
+        );
         if call.password_on_stdin {
             outcome = outcome.with("stdin", "********");
         }
@@ -593,29 +602,19 @@ fn run_with(params: Params, ctx: &mut Context<'_>, host: &dyn Host) -> Result<Ou
                 d.reason, d.hint
             ));
         }
-        let after_text = observed_text(&after.obs);
-        let outcome = Outcome {
-            changed: true,
-            msg: Some(match action {
-                Action::Create => {
-                    format!("created cluster '{}' on node '{node}'", req.cluster_name)
-                }
-                Action::Join { ref peer, .. } => format!(
-                    "node '{node}' joined cluster '{}' through {peer}",
-                    req.cluster_name
-                ),
-            }),
-            diff: Some(diff(before, after_text, &node)),
-            ..Outcome::default()
-        }
-        .with("cluster_name", &req.cluster_name)
-        .with("node", &node)
-        .with("action", action.name())
-        .with("command", &command)
-        .with("stdout", &output.stdout)
-        .with("stderr", &output.stderr)
-        .with("rc", output.rc)
-        .with("status", status_out(&after.obs));
+        let msg = match action {
+            Action::Create => {
+                format!("created cluster '{}' on node '{node}'", req.cluster_name)
+            }
+            Action::Join { ref peer, .. } => format!(
+                "node '{node}' joined cluster '{}' through {peer}",
+                req.cluster_name
+            ),
+        };
+        let outcome = changed(msg, observed_text(&after.obs), status_out(&after.obs))
+            .with("stdout", &output.stdout)
+            .with("stderr", &output.stderr)
+            .with("rc", output.rc);
         return Ok(outcome);
     }
 
