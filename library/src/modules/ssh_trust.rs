@@ -67,8 +67,8 @@ impl Module for SshTrust {
                     Opt::new("names", Type::List).required().elements(Type::Str),
                     Opt::new("key", Type::Str).required(),
                 ])),
-            Opt::new("ssh_dir", Type::Path).default("/root/.ssh"),
-            Opt::new("host_key_dir", Type::Path).default("/etc/ssh"),
+            Opt::new("ssh_dir", Type::Path).default(node::ROOT_SSH_DIR),
+            Opt::new("host_key_dir", Type::Path).default(node::HOST_KEY_DIR),
         ])
     }
 
