@@ -175,8 +175,13 @@ def test_03_hosts_sigkill_leaves_old_or_new_never_partial(bed):
     extras = [{"ip": "10.93.1.%d" % k, "fqdn": "extra%d.tb.test" % k} for k in range(100, 140)]
     # absent takes the extra lines off, present puts them back: each run changes the file
     variants = [{"nodes": extras, "state": "absent"}, {"nodes": extras, "verify": False}]
+    # The node's view of the file system may not hold the checkout (a node
+    # has its own /tmp): the module is copied in, as Ansible copies it.
+    module = "/root/pve_hosts"
+    subprocess.run([str(TB), "exec", bed.node(3), "/bin/sh", "-c", f"cat > {module} && chmod 755 {module}"],
+                   input=(LIBRARY / "pve_hosts").read_bytes(), env=bed.env, check=True, timeout=60)
     try:
-        r = bed.tb("exec", bed.node(3), "python3", "-c", KILL_LOOP, str(LIBRARY / "pve_hosts"), "400",
+        r = bed.tb("exec", bed.node(3), "python3", "-c", KILL_LOOP, module, "400",
                    json.dumps(variants), timeout=300)
         stats = json.loads(r.stdout.strip().splitlines()[-1])
         print("sigkill loop:", stats)
@@ -186,7 +191,7 @@ def test_03_hosts_sigkill_leaves_old_or_new_never_partial(bed):
         assert stats["kept"] > 0 and stats["replaced"] > 0, stats
     finally:
         subprocess.run([str(TB), "exec", bed.node(3), "/bin/sh", "-c",
-                        "cat > /etc/hosts; rm -f /etc/.hosts.*.tmp /root/args0.json /root/args1.json"],
+                        f"cat > /etc/hosts; rm -f /etc/.hosts.*.tmp /root/args0.json /root/args1.json {module}"],
                        input=before, env=bed.env, text=True, timeout=60)
     assert bed.sh(3, "cat /etc/hosts").stdout == before
 
