@@ -108,7 +108,8 @@ impl Module for QuorumCheck {
             attempts += 1;
             let verdict = probe::read(ctx.runner, Path::new(CLUSTER_CONF));
             let waited = started.elapsed();
-            let out_of_time = waited + interval > timeout;
+            // The last check is made at the deadline, not an interval before it.
+            let out_of_time = waited >= timeout;
             match verdict {
                 Ok(probe) => match assess(&probe.status, &expectation) {
                     Health::Healthy => {
@@ -151,7 +152,7 @@ impl Module for QuorumCheck {
                 }
                 Err(_) => {}
             }
-            std::thread::sleep(interval);
+            std::thread::sleep(interval.min(timeout.saturating_sub(started.elapsed())));
         }
     }
 }

@@ -121,9 +121,20 @@ fn not_quorate_is_retried_until_the_timeout() {
     run.assert_failed();
     assert!(attempts(&run) > 1, "{}", run.stdout);
     assert_eq!(u64::from(bed.calls("status")), attempts(&run));
-    // It stops when the next check would fall past the timeout.
-    assert!(waited(&run) + 0.2 > 1.0, "{}", run.stdout);
+    // The last check is made at the deadline, not an interval before it.
+    assert!(waited(&run) >= 1.0, "{}", run.stdout);
     assert!(waited(&run) < 3.0, "{}", run.stdout);
+}
+
+#[test]
+fn the_last_check_is_made_at_the_deadline_even_when_the_interval_does_not_fit() {
+    let bed = Bed::new();
+    not_quorate(&bed, None);
+    // Checks at 0 s, 2 s, and at the deadline, 3 s.
+    let run = bed.run(BIN, &json!({"timeout": 3, "interval": 2}));
+    run.assert_failed();
+    assert_eq!(attempts(&run), 3, "{}", run.stdout);
+    assert!(waited(&run) >= 3.0, "{}", run.stdout);
 }
 
 #[test]
