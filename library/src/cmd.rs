@@ -336,6 +336,8 @@ pub struct FakeRunner {
     answers: Mutex<Vec<(String, Result<CmdOutput, CmdError>)>>,
     /// Every command line run, in order, with its stdin bytes.
     pub log: Mutex<Vec<(String, Option<Vec<u8>>)>>,
+    /// Every command line run, in order, with the timeout it was given.
+    pub timeouts: Mutex<Vec<(String, Duration)>>,
 }
 
 impl FakeRunner {
@@ -375,6 +377,9 @@ impl Runner for FakeRunner {
         let line = cmd.display();
         if let Ok(mut log) = self.log.lock() {
             log.push((line.clone(), cmd.stdin.clone()));
+        }
+        if let Ok(mut timeouts) = self.timeouts.lock() {
+            timeouts.push((line.clone(), cmd.timeout));
         }
         let mut answers = self.answers.lock().map_err(|_| CmdError::NotFound {
             program: cmd.program.clone(),

@@ -179,6 +179,8 @@ pub struct Failure {
     pub msg: String,
     /// Extra return values.
     pub data: Map<String, Value>,
+    /// Something was changed before the failure (a step of several).
+    pub changed: bool,
 }
 
 impl Failure {
@@ -187,7 +189,13 @@ impl Failure {
         Failure {
             msg: msg.into(),
             data: Map::new(),
+            changed: false,
         }
+    }
+    /// Marks the failure as one that came after a change.
+    pub fn after_change(mut self) -> Failure {
+        self.changed = true;
+        self
     }
     /// Adds a return value.
     pub fn with(mut self, key: &str, value: impl serde::Serialize) -> Failure {

@@ -13,7 +13,7 @@ const MASK_PART: &str = "********";
 
 pub(super) fn failed_result(failure: &Failure) -> Map<String, Value> {
     let mut result = Map::new();
-    result.insert("changed".into(), Value::Bool(false));
+    result.insert("changed".into(), Value::Bool(failure.changed));
     result.insert("failed".into(), Value::Bool(true));
     result.insert("msg".into(), Value::String(failure.msg.clone()));
     for (k, v) in &failure.data {

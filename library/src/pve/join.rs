@@ -182,7 +182,8 @@ pub struct Observed {
     pub quorate: bool,
     /// Names of the members corosync currently sees.
     pub members: Vec<String>,
-    /// Guest configs of this node (`qemu-server/100.conf`, `lxc/101.conf`).
+    /// Guest configs in `/etc/pve` (`qemu-server/100.conf` for this
+    /// node's, `nodes/<node>/lxc/101.conf` for another node's).
     pub guests: Vec<String>,
 }
 
@@ -512,9 +513,9 @@ impl fmt::Display for Problem {
         match self {
             Problem::Guests(guests) => write!(
                 f,
-                "this node already has guests ({}): PVE refuses to join a node with guests, because \
-                 joining replaces /etc/pve with the cluster's; back them up (vzdump) and remove them, \
-                 then restore them after the join",
+                "/etc/pve already holds guests ({}): PVE refuses to join a node whose /etc/pve holds \
+                 any guest, its own or another node's, because joining replaces /etc/pve with the \
+                 cluster's; back them up (vzdump) and remove them, then restore them after the join",
                 guests.join(", ")
             ),
             Problem::Authkey => write!(

@@ -9,10 +9,12 @@
 //! * [`quorum`]: [`quorum::assess`] compares a status with what the user expects.
 //! * [`names`]: cluster and node name rules.
 //! * [`totem`]: planning a change of `totem` settings, PVE's way.
+//! * [`finish`]: whether a member finished `pvecm add`'s last steps.
 //! * [`probe`]: the one I/O piece: runs `pvecm` through the command door
 //!   and reads `corosync.conf`, then hands the text to the parsers.
 
 pub mod corosync_conf;
+pub mod finish;
 pub mod join;
 pub mod names;
 pub mod probe;

@@ -42,6 +42,13 @@ create|add)
     cp "$D/corosync.conf" "$D/root/etc/pve/corosync.conf"
     cp "$D/corosync.conf" "$D/root/etc/corosync/corosync.conf"
     echo key > "$D/root/etc/corosync/authkey"
+    # what the end of a join leaves (Setup.pm updatecerts_and_ssh)
+    for d in lxc qemu-server openvz priv; do mkdir -p "$D/root/etc/pve/nodes/pve2/$d"; done
+    echo key > "$D/root/etc/pve/nodes/pve2/pve-ssl.key"
+    echo pem > "$D/root/etc/pve/nodes/pve2/pve-ssl.pem"
+    mkdir -p "$D/root/etc/pve/priv" "$D/root/root/.ssh"
+    touch "$D/root/etc/pve/priv/authorized_keys"
+    ln -sfn /etc/pve/priv/authorized_keys "$D/root/root/.ssh/authorized_keys"
     touch "$D/joined"
     echo "successfully added node 'pve2' to cluster."
     exit 0 ;;

@@ -23,6 +23,12 @@ pub trait Host {
     fn read(&self, path: &str) -> Option<String>;
     /// Whether a file exists.
     fn exists(&self, path: &str) -> bool;
+    /// Whether `path` is a directory.
+    fn is_dir(&self, path: &str) -> bool;
+    /// Whether `path` is a regular file, links followed.
+    fn is_file(&self, path: &str) -> bool;
+    /// The target of the symbolic link `path`; `None` when it is none.
+    fn link_target(&self, path: &str) -> Option<String>;
     /// File names in a directory, sorted; empty when it does not exist.
     fn list_dir(&self, path: &str) -> Vec<String>;
     /// Whether a process with this command name runs.
@@ -71,6 +77,20 @@ impl Host for RealHost {
 
     fn exists(&self, path: &str) -> bool {
         self.at(path).exists()
+    }
+
+    fn is_dir(&self, path: &str) -> bool {
+        self.at(path).is_dir()
+    }
+
+    fn is_file(&self, path: &str) -> bool {
+        self.at(path).is_file()
+    }
+
+    fn link_target(&self, path: &str) -> Option<String> {
+        std::fs::read_link(self.at(path))
+            .ok()
+            .map(|t| t.to_string_lossy().into_owned())
     }
 
     fn list_dir(&self, path: &str) -> Vec<String> {
@@ -128,5 +148,18 @@ impl Host for RealHost {
         Lock::acquire(&self.at(LOCK_PATH), wait)
             .map(Some)
             .map_err(|e| e.to_string())
+    }
+}
+
+/// The end-of-join checks read the node through the same door.
+impl<H: Host + ?Sized> crate::pve::finish::Files for H {
+    fn is_dir(&self, path: &str) -> bool {
+        Host::is_dir(self, path)
+    }
+    fn is_file(&self, path: &str) -> bool {
+        Host::is_file(self, path)
+    }
+    fn link_target(&self, path: &str) -> Option<String> {
+        Host::link_target(self, path)
     }
 }

@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use crate::ansible::{Context, Failure, Module, Opt, Outcome, Spec, Type};
 use crate::cmd::{Cmd, CmdError, CmdOutput};
 use crate::pve::corosync_conf;
+use crate::pve::finish;
 use crate::pve::join::{
     self, Action, ConfSummary, Facts, JoinPath, Link, Membership, Observed, Request,
 };
@@ -53,9 +54,6 @@ pub struct Params {
 }
 
 const DEFAULT_TIMEOUT: i64 = 120;
-/// How long `pvecm create`/`add` itself may take at least: a join restarts
-/// services and waits for quorum with no timeout of its own.
-const MIN_COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
 const PEER_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Module for ClusterJoin {
@@ -210,12 +208,24 @@ fn run_read(ctx: &Context<'_>, cmd: &Cmd) -> Result<CmdOutput, Failure> {
     }
 }
 
+/// Every guest in `/etc/pve`, as PVE's join counts them (the vmlist of
+/// `assert_joinable` covers all of `/etc/pve/nodes/*`, not only this
+/// node's): this node's as `qemu-server/100.conf`, another node's as
+/// `nodes/<node>/qemu-server/100.conf`.
 fn guests(host: &dyn Host, node: &str) -> Vec<String> {
+    let mut nodes = host.list_dir("/etc/pve/nodes");
+    nodes.sort_by_key(|n| n != node);
     let mut found = Vec::new();
-    for kind in ["qemu-server", "lxc"] {
-        for name in host.list_dir(&format!("/etc/pve/nodes/{node}/{kind}")) {
-            if name.ends_with(".conf") {
-                found.push(format!("{kind}/{name}"));
+    for owner in nodes {
+        for kind in ["qemu-server", "lxc"] {
+            for name in host.list_dir(&format!("/etc/pve/nodes/{owner}/{kind}")) {
+                if name.ends_with(".conf") {
+                    found.push(if owner == node {
+                        format!("{kind}/{name}")
+                    } else {
+                        format!("nodes/{owner}/{kind}/{name}")
+                    });
+                }
             }
         }
     }
@@ -418,111 +428,195 @@ fn describe_action(req: &Request) -> String {
     }
 }
 
-/// The whole run, with the node behind `host`.
+/// The whole run, with the node behind `host`. `timeout` bounds all of
+/// it, from the start to a member of a quorate cluster: the wait for the
+/// lock, the command and the wait for quorum share one deadline.
 fn run_with(params: Params, ctx: &mut Context<'_>, host: &dyn Host) -> Result<Outcome, Failure> {
     let req = request(&params, &mut ctx.warnings)?;
-    let timeout = Duration::from_secs(u64::try_from(params.timeout).unwrap_or(1));
+    let deadline = Duration::from_secs(u64::try_from(params.timeout).unwrap_or(1));
     let _lock = if ctx.check_mode() {
         None
     } else {
-        host.lock(timeout).map_err(Failure::new)?
+        host.lock(deadline).map_err(Failure::new)?
     };
-
     let probe = observe(ctx, host)?;
-    let node = probe.obs.node.clone();
     match join::membership(&probe.obs, &req.cluster_name) {
-        Membership::Member { quorate: true, .. } => {
-            return Ok(unchanged(
-                &req,
-                &probe,
-                format!(
-                    "node '{node}' is already a member of cluster '{}'",
-                    req.cluster_name
-                ),
-            ));
-        }
+        Membership::Standalone => act(&params, &req, &probe, ctx, host, deadline),
+        Membership::Member { quorate: true, .. } => finish_join(&req, probe, ctx, host, deadline),
         Membership::Member { quorate: false, .. } => {
             let probe = if ctx.check_mode() {
                 probe
             } else {
-                let deadline = host.elapsed() + timeout;
                 wait_for_member(ctx, host, &req.cluster_name, deadline)?
             };
-            if !probe.obs.quorate {
-                ctx.warn(format!(
-                    "node '{node}' is a member of cluster '{}', but the cluster is not quorate: \
-                     check that enough members are online ('pvecm status')",
-                    req.cluster_name
-                ));
+            if probe.obs.quorate {
+                return finish_join(&req, probe, ctx, host, deadline);
             }
-            return Ok(unchanged(
-                &req,
-                &probe,
-                format!(
-                    "node '{node}' is already a member of cluster '{}'",
-                    req.cluster_name
-                ),
+            ctx.warn(format!(
+                "node '{}' is a member of cluster '{}', but the cluster is not quorate: check \
+                 that enough members are online ('pvecm status')",
+                probe.obs.node, req.cluster_name
             ));
+            Ok(already_member(&req, &probe))
         }
         Membership::OtherCluster {
             cluster_name,
             config_version,
             nodes,
-        } => {
-            return Err(state_failure(
-                join::other_cluster_message(
-                    &node,
-                    &req.cluster_name,
-                    &cluster_name,
-                    config_version,
-                    &nodes,
-                ),
-                &probe,
-            ));
-        }
-        Membership::Incomplete { found, steps } => {
-            return Err(state_failure(
-                format!(
-                    "cannot {}: {found}. Nothing was changed. To recover: {}",
-                    describe_action(&req),
-                    steps_text(&steps)
-                ),
-                &probe,
-            ));
-        }
-        Membership::Standalone => {}
+        } => Err(state_failure(
+            join::other_cluster_message(
+                &probe.obs.node,
+                &req.cluster_name,
+                &cluster_name,
+                config_version,
+                &nodes,
+            ),
+            &probe,
+        )),
+        Membership::Incomplete { found, steps } => Err(state_failure(
+            format!(
+                "cannot {}: {found}. Nothing was changed. To recover: {}",
+                describe_action(&req),
+                steps_text(&steps)
+            ),
+            &probe,
+        )),
     }
+}
 
-    let facts = preflight_facts(ctx, host, &req, &node)?;
-    let mut list: Vec<String> = join::preflight(&req, &probe.obs, &facts)
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    if let Some(err @ (ParseError::PmxcfsDown { .. } | ParseError::PmxcfsNotMounted { .. })) =
-        &probe.status_error
-    {
-        list.push(err.to_string());
+fn already_member(req: &Request, probe: &Probe) -> Outcome {
+    unchanged(
+        req,
+        probe,
+        format!(
+            "node '{}' is already a member of cluster '{}'",
+            probe.obs.node, req.cluster_name
+        ),
+    )
+}
+
+/// What is left of the deadline, at least a second for a command to start.
+fn remaining(host: &dyn Host, deadline: Duration) -> Duration {
+    deadline
+        .saturating_sub(host.elapsed())
+        .max(Duration::from_secs(1))
+}
+
+/// A quorate member: done, unless its join stopped before its last steps
+/// (a join cut off while it waited for quorum). Those are made the way
+/// PVE makes them: `pvecm updatecerts`, then pvedaemon and pveproxy
+/// restarted for the new certificate.
+fn finish_join(
+    req: &Request,
+    probe: Probe,
+    ctx: &mut Context<'_>,
+    host: &dyn Host,
+    deadline: Duration,
+) -> Result<Outcome, Failure> {
+    let node = probe.obs.node.clone();
+    let missing = finish::missing(&node, host);
+    if missing.is_empty() {
+        return Ok(already_member(req, &probe));
     }
-    if !list.is_empty() {
+    let found = finish::describe(&missing);
+    let updatecerts = Cmd::new("pvecm").args(finish::FINISH_COMMAND).display();
+    let restart = Cmd::new("systemctl")
+        .arg("reload-or-restart")
+        .args(finish::RESTARTED_SERVICES)
+        .display();
+    let report = |changed: bool, msg: String| {
+        Outcome {
+            changed,
+            msg: Some(msg),
+            diff: Some(diff(
+                format!("join of {node} finished: no ({found})\n"),
+                "join of {node} finished: yes\n".replace("{node}", &node),
+                &node,
+            )),
+            ..Outcome::default()
+        }
+        .with("cluster_name", &req.cluster_name)
+        .with("node", &node)
+        .with("action", "finish")
+        .with("missing", &missing)
+        .with("commands", [&updatecerts, &restart])
+    };
+    let what = format!(
+        "node '{node}' is a member of cluster '{}' whose join stopped before its last steps ({found})",
+        req.cluster_name
+    );
+    if ctx.check_mode() {
+        return Ok(report(
+            true,
+            format!("{what}: would finish it ('{updatecerts}', then '{restart}')"),
+        )
+        .with("status", status_out(&probe.obs)));
+    }
+    let token = ctx.change_token()?;
+    let manual = || steps_text(&finish::manual_steps());
+    let out = run_read(
+        ctx,
+        &Cmd::mutating("pvecm", &token)
+            .args(finish::FINISH_COMMAND)
+            .cwd("/")
+            .timeout(remaining(host, deadline)),
+    )?;
+    let left = finish::missing(&node, host);
+    if !left.is_empty() {
         return Err(state_failure(
             format!(
-                "cannot {}: {} found before running anything: {}. Nothing was changed",
-                describe_action(&req),
-                if list.len() == 1 {
-                    "1 problem".to_string()
-                } else {
-                    format!("{} problems", list.len())
-                },
-                steps_text(&list)
+                "{what}; '{updatecerts}' did not make them (still: {}). To finish by hand: {}",
+                finish::describe(&left),
+                manual()
             ),
             &probe,
         )
-        .with("problems", list));
+        .with("stdout", &out.stdout)
+        .with("stderr", &out.stderr)
+        .with("rc", out.rc)
+        .after_change());
     }
+    let restarted = run_read(
+        ctx,
+        &Cmd::mutating("systemctl", &token)
+            .arg("reload-or-restart")
+            .args(finish::RESTARTED_SERVICES)
+            .timeout(remaining(host, deadline)),
+    )?;
+    if !restarted.success() {
+        return Err(Failure::new(format!(
+            "{what}; '{updatecerts}' made them, but '{restart}' failed ({}): restart the services \
+             by hand, or the API keeps serving the old certificate",
+            restarted.stderr.trim()
+        ))
+        .with("node", &node)
+        .with("stderr", &restarted.stderr)
+        .after_change());
+    }
+    let after = observe(ctx, host)?;
+    Ok(report(
+        true,
+        format!("{what}: finished it with '{updatecerts}' and '{restart}'"),
+    )
+    .with("status", status_out(&after.obs)))
+}
 
-    let call = join::pvecm_call(&req);
+/// The pre-flight, then `pvecm create`/`add`, then the wait for a quorate
+/// membership, all before `deadline`.
+fn act(
+    params: &Params,
+    req: &Request,
+    probe: &Probe,
+    ctx: &mut Context<'_>,
+    host: &dyn Host,
+    deadline: Duration,
+) -> Result<Outcome, Failure> {
+    let node = probe.obs.node.clone();
+    preflight(ctx, host, req, probe)?;
+
+    let call = join::pvecm_call(req);
     let command = Cmd::new("pvecm").args(call.args.clone()).display();
-    let action = join::action(&req);
+    let action = join::action(req);
     let before = observed_text(&probe.obs);
     let planned_after = match &action {
         Action::Create => membership_text(Some(&req.cluster_name), std::slice::from_ref(&node)),
@@ -543,7 +637,7 @@ fn run_with(params: Params, ctx: &mut Context<'_>, host: &dyn Host) -> Result<Ou
         Outcome {
             changed: true,
             msg: Some(msg),
-            diff: Some(diff(before, after, &node)),
+            diff: Some(diff(before.clone(), after, &node)),
             ..Outcome::default()
         }
         .with("cluster_name", &req.cluster_name)
@@ -555,7 +649,7 @@ fn run_with(params: Params, ctx: &mut Context<'_>, host: &dyn Host) -> Result<Ou
 
     if ctx.check_mode() {
         let mut outcome = changed(
-            format!("would {}", describe_action(&req)),
+            format!("would {}", describe_action(req)),
             planned_after,
             status_out(&probe.obs),
         );
@@ -569,7 +663,7 @@ fn run_with(params: Params, ctx: &mut Context<'_>, host: &dyn Host) -> Result<Ou
     let mut cmd = Cmd::mutating("pvecm", &token)
         .args(call.args.clone())
         .cwd("/")
-        .timeout(timeout.max(MIN_COMMAND_TIMEOUT));
+        .timeout(remaining(host, deadline));
     if call.password_on_stdin {
         let mut secret = params.password.clone().unwrap_or_default().into_bytes();
         secret.push(b'\n');
@@ -580,15 +674,8 @@ fn run_with(params: Params, ctx: &mut Context<'_>, host: &dyn Host) -> Result<Ou
         Err(CmdError::TimedOut { output, after, .. }) => (output, Some(after)),
         Err(err) => return Err(Failure::from(err).with("command", &command)),
     };
-    let raw = |f: Failure| {
-        f.with("command", &command)
-            .with("stdout", &output.stdout)
-            .with("stderr", &output.stderr)
-            .with("rc", output.rc)
-    };
 
     let diagnosis = join::diagnose(&output.stdout, &output.stderr);
-    let deadline = host.elapsed() + timeout;
     let after = if diagnosis.is_some() {
         observe(ctx, host)?
     } else {
@@ -602,6 +689,10 @@ fn run_with(params: Params, ctx: &mut Context<'_>, host: &dyn Host) -> Result<Ou
                 d.reason, d.hint
             ));
         }
+        if !finish::missing(&node, host).is_empty() {
+            // `pvecm` was stopped after quorum but before its last steps.
+            return finish_join(req, after, ctx, host, deadline);
+        }
         let msg = match action {
             Action::Create => {
                 format!("created cluster '{}' on node '{node}'", req.cluster_name)
@@ -611,13 +702,68 @@ fn run_with(params: Params, ctx: &mut Context<'_>, host: &dyn Host) -> Result<Ou
                 req.cluster_name
             ),
         };
-        let outcome = changed(msg, observed_text(&after.obs), status_out(&after.obs))
-            .with("stdout", &output.stdout)
-            .with("stderr", &output.stderr)
-            .with("rc", output.rc);
-        return Ok(outcome);
+        return Ok(
+            changed(msg, observed_text(&after.obs), status_out(&after.obs))
+                .with("stdout", &output.stdout)
+                .with("stderr", &output.stderr)
+                .with("rc", output.rc),
+        );
     }
+    Err(failed_action(
+        req, &action, &command, &output, diagnosis, timed_out, deadline, &after,
+    ))
+}
 
+/// The read-only checks of what PVE would reject; a failure names them all.
+fn preflight(
+    ctx: &Context<'_>,
+    host: &dyn Host,
+    req: &Request,
+    probe: &Probe,
+) -> Result<(), Failure> {
+    let facts = preflight_facts(ctx, host, req, &probe.obs.node)?;
+    let mut list: Vec<String> = join::preflight(req, &probe.obs, &facts)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if let Some(err @ (ParseError::PmxcfsDown { .. } | ParseError::PmxcfsNotMounted { .. })) =
+        &probe.status_error
+    {
+        list.push(err.to_string());
+    }
+    if list.is_empty() {
+        return Ok(());
+    }
+    Err(state_failure(
+        format!(
+            "cannot {}: {} found before running anything: {}. Nothing was changed",
+            describe_action(req),
+            if list.len() == 1 {
+                "1 problem".to_string()
+            } else {
+                format!("{} problems", list.len())
+            },
+            steps_text(&list)
+        ),
+        probe,
+    )
+    .with("problems", list))
+}
+
+/// The failure of a create or join: what went wrong and where the node
+/// stands now.
+#[allow(clippy::too_many_arguments)]
+fn failed_action(
+    req: &Request,
+    action: &Action,
+    command: &str,
+    output: &CmdOutput,
+    diagnosis: Option<join::Diagnosis>,
+    timed_out: Option<Duration>,
+    deadline: Duration,
+    after: &Probe,
+) -> Failure {
+    let node = &after.obs.node;
     let state_now = match join::membership(&after.obs, &req.cluster_name) {
         Membership::Standalone => format!(
             "node '{node}' is unchanged (in no cluster) and can {} on a corrected re-run",
@@ -625,9 +771,10 @@ fn run_with(params: Params, ctx: &mut Context<'_>, host: &dyn Host) -> Result<Ou
         ),
         Membership::Member { .. } => format!(
             "node '{node}' is now configured in cluster '{}', but the cluster did not become \
-             quorate within {} s; check 'pvecm status' on the members, then run again",
+             quorate within {} s; check 'pvecm status' on the members, then run again: a re-run \
+             finishes the join",
             req.cluster_name,
-            timeout.as_secs()
+            deadline.as_secs()
         ),
         Membership::OtherCluster { cluster_name, .. } => {
             format!("node '{node}' is now configured for cluster '{cluster_name}'")
@@ -638,9 +785,9 @@ fn run_with(params: Params, ctx: &mut Context<'_>, host: &dyn Host) -> Result<Ou
     };
     let what = match (&diagnosis, timed_out) {
         (Some(d), _) => format!("{}. Hint: {}", d.reason, d.hint),
-        (None, Some(after)) => format!(
-            "'{command}' did not finish within {} s and was stopped",
-            after.as_secs()
+        (None, Some(_)) => format!(
+            "'{command}' did not finish within the timeout of {} s and was stopped",
+            deadline.as_secs()
         ),
         (None, None) => format!(
             "'{command}' exited with status {} but within {} s the node did not become a member \
@@ -648,17 +795,21 @@ fn run_with(params: Params, ctx: &mut Context<'_>, host: &dyn Host) -> Result<Ou
             output
                 .rc
                 .map_or_else(|| "none".to_string(), |rc| rc.to_string()),
-            timeout.as_secs(),
+            deadline.as_secs(),
             req.cluster_name
         ),
     };
-    Err(raw(state_failure(
+    state_failure(
         format!(
             "failed to {}: {what}. State now: {state_now}",
-            describe_action(&req)
+            describe_action(req)
         ),
-        &after,
-    )))
+        after,
+    )
+    .with("command", command)
+    .with("stdout", &output.stdout)
+    .with("stderr", &output.stderr)
+    .with("rc", output.rc)
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@ fn fp() -> String {
 #[derive(Clone, Default)]
 struct NodeFiles {
     files: BTreeMap<String, String>,
+    /// Symbolic links, by path: their targets.
+    links: BTreeMap<String, String>,
     corosync: bool,
 }
 
@@ -38,11 +40,11 @@ struct FakeHost<'a> {
 
 impl FakeHost<'_> {
     fn now(&self) -> NodeFiles {
-        let mutated = self
-            .runner
-            .commands()
-            .iter()
-            .any(|c| c.starts_with("pvecm create") || c.starts_with("pvecm add"));
+        let mutated = self.runner.commands().iter().any(|c| {
+            c.starts_with("pvecm create")
+                || c.starts_with("pvecm add")
+                || c.starts_with("pvecm updatecerts")
+        });
         if mutated {
             self.after.clone()
         } else {
@@ -58,14 +60,31 @@ impl Host for FakeHost<'_> {
     fn exists(&self, path: &str) -> bool {
         self.now().files.contains_key(path)
     }
+    fn is_dir(&self, path: &str) -> bool {
+        let prefix = format!("{path}/");
+        self.now().files.keys().any(|k| k.starts_with(&prefix))
+    }
+    fn is_file(&self, path: &str) -> bool {
+        let now = self.now();
+        let path = now.links.get(path).map_or(path, String::as_str);
+        now.files.contains_key(path)
+    }
+    fn link_target(&self, path: &str) -> Option<String> {
+        self.now().links.get(path).cloned()
+    }
     fn list_dir(&self, path: &str) -> Vec<String> {
         let prefix = format!("{path}/");
-        self.now()
+        let mut names: Vec<String> = self
+            .now()
             .files
             .keys()
-            .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string))
-            .filter(|rest| !rest.contains('/'))
-            .collect()
+            .filter_map(|k| k.strip_prefix(&prefix))
+            .filter_map(|rest| rest.split('/').next())
+            .filter(|name| !name.is_empty())
+            .map(str::to_string)
+            .collect();
+        names.dedup();
+        names
     }
     fn process_running(&self, comm: &str) -> bool {
         comm == "corosync" && self.now().corosync
@@ -108,10 +127,36 @@ fn member_files(name: &str, nodes: &[&str]) -> NodeFiles {
     files.insert(corosync_conf::LOCAL_CONF.to_string(), text);
     files.insert(join::AUTHKEY.to_string(), "key".to_string());
     files.insert("/proc/sys/kernel/hostname".to_string(), "pve2\n".into());
-    NodeFiles {
+    let mut member = NodeFiles {
         files,
+        links: BTreeMap::new(),
         corosync: true,
+    };
+    finished_join(&mut member, "pve2");
+    member
+}
+
+/// What the end of `pvecm add` leaves: the node's directories, its API
+/// key and certificate, root's authorized_keys linked to the cluster's.
+fn finished_join(files: &mut NodeFiles, node: &str) {
+    for sub in finish::NODE_SUBDIRS {
+        files
+            .files
+            .insert(format!("/etc/pve/nodes/{node}/{sub}/"), String::new());
     }
+    for f in ["pve-ssl.key", "pve-ssl.pem"] {
+        files
+            .files
+            .insert(format!("/etc/pve/nodes/{node}/{f}"), "pem".into());
+    }
+    files.files.insert(
+        finish::CLUSTER_AUTHORIZED_KEYS.into(),
+        "ssh-ed25519 AAAA\n".into(),
+    );
+    files.links.insert(
+        finish::ROOT_AUTHORIZED_KEYS.into(),
+        finish::CLUSTER_AUTHORIZED_KEYS.into(),
+    );
 }
 
 fn standalone_files() -> NodeFiles {
@@ -122,6 +167,7 @@ fn standalone_files() -> NodeFiles {
     );
     NodeFiles {
         files,
+        links: BTreeMap::new(),
         corosync: false,
     }
 }
@@ -554,6 +600,38 @@ fn preflight_problems_stop_before_anything_runs() {
 }
 
 #[test]
+fn guests_of_any_node_in_etc_pve_refuse_a_join_as_pve_does() {
+    // pve-cluster Setup.pm `assert_joinable` checks the vmlist, which
+    // covers every /etc/pve/nodes/*/qemu-server|lxc, not only this node's.
+    let mut before = standalone_files();
+    before
+        .files
+        .insert("/etc/pve/nodes/old/lxc/105.conf".into(), String::new());
+    before
+        .files
+        .insert("/etc/pve/nodes/pve2/qemu-server/".into(), String::new());
+    let runner = runner_for(State::Standalone, false);
+    let h = host(&runner, before.clone(), before);
+    let f = run(params(Way::Ssh, false), false, &runner, &h).expect_err("refused");
+    assert!(
+        f.msg
+            .contains("/etc/pve already holds guests (nodes/old/lxc/105.conf)"),
+        "{}",
+        f.msg
+    );
+    assert!(mutating_commands(&runner).is_empty());
+    // Creating a cluster on a node with guests is allowed.
+    let runner = runner_for(State::Standalone, false);
+    let mut before = standalone_files();
+    before.files.insert(
+        "/etc/pve/nodes/pve2/qemu-server/100.conf".into(),
+        String::new(),
+    );
+    let h = host(&runner, before.clone(), before);
+    assert!(run(params(Way::Create, false), true, &runner, &h).is_ok());
+}
+
+#[test]
 fn invalid_options_fail_before_any_command() {
     let cases = [
         (
@@ -726,4 +804,129 @@ fn pvecm_missing_is_a_clear_failure() {
     let h = host(&runner, standalone_files(), standalone_files());
     let f = run(params(Way::Create, false), false, &runner, &h).expect_err("no pvecm");
     assert!(f.msg.contains("pvecm not found on PATH"), "{}", f.msg);
+}
+
+#[test]
+fn the_timeout_bounds_the_whole_join_not_each_step() {
+    // A join that never becomes quorate: the command gets what is left of
+    // the timeout, and the wait ends at the same deadline.
+    let cmd = expected_command(Way::Ssh, false);
+    let runner = runner_for(State::Standalone, false).fail(
+        &cmd,
+        CmdError::TimedOut {
+            command: cmd.clone(),
+            after: Duration::from_secs(30),
+            output: CmdOutput {
+                command: cmd.clone(),
+                stdout: "waiting for quorum...".into(),
+                stderr: String::new(),
+                rc: None,
+            },
+        },
+    );
+    let h = host(&runner, standalone_files(), standalone_files());
+    h.clock.set(Duration::from_secs(4));
+    let f = run(params(Way::Ssh, false), false, &runner, &h).expect_err("timed out");
+    let given = runner
+        .timeouts
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(c, _)| *c == cmd)
+        .map(|(_, t)| *t)
+        .expect("pvecm add ran");
+    assert_eq!(
+        given,
+        Duration::from_secs(26),
+        "what is left of 30 s after 4 s"
+    );
+    assert!(
+        f.msg.contains("did not finish within the timeout of 30 s"),
+        "{}",
+        f.msg
+    );
+    // Killing the command takes no time on the fake clock: the wait after
+    // it may use the rest, and no more.
+    assert!(
+        h.clock.get() <= Duration::from_secs(30),
+        "{:?}",
+        h.clock.get()
+    );
+}
+
+fn unfinished_member() -> NodeFiles {
+    let mut files = member_files("lab", &["pve1", "pve2"]);
+    files
+        .files
+        .retain(|k, _| !k.starts_with("/etc/pve/nodes/pve2/"));
+    files.links.clear();
+    files
+}
+
+#[test]
+fn a_member_whose_join_stopped_before_its_end_is_finished_as_pve_does() {
+    let runner = runner_for(State::MemberOfTarget, false)
+        .answer("pvecm updatecerts", "(re)generate node files\n", "", 0)
+        .answer("systemctl reload-or-restart pvedaemon pveproxy", "", "", 0);
+    let h = host(
+        &runner,
+        unfinished_member(),
+        member_files("lab", &["pve1", "pve2"]),
+    );
+    // Check mode says what it would do and runs nothing that changes.
+    let out = run(params(Way::Ssh, false), true, &runner, &h).expect("would finish");
+    assert!(out.changed);
+    assert!(out.msg.as_deref().unwrap_or("").contains("would finish it"));
+    assert!(runner.commands().iter().all(|c| !c.contains("updatecerts")));
+    assert_eq!(out.data["action"], json!("finish"));
+    assert!(out.data["missing"]
+        .as_array()
+        .is_some_and(|m| !m.is_empty()));
+
+    let out = run(params(Way::Ssh, false), false, &runner, &h).expect("finished");
+    assert!(out.changed, "{out:?}");
+    let msg = out.msg.clone().unwrap_or_default();
+    assert!(msg.contains("stopped before its last steps"), "{msg}");
+    assert!(msg.contains("/etc/pve/nodes/pve2 is missing"), "{msg}");
+    assert!(
+        msg.contains("finished it with 'pvecm updatecerts'"),
+        "{msg}"
+    );
+    let ran = runner.commands();
+    let at = |c: &str| ran.iter().position(|r| r == c).expect(c);
+    assert!(at("pvecm updatecerts") < at("systemctl reload-or-restart pvedaemon pveproxy"));
+    assert!(!ran.iter().any(|c| c.starts_with("pvecm add")));
+}
+
+#[test]
+fn a_finished_member_runs_nothing_and_a_failed_finish_says_how_to_do_it_by_hand() {
+    let runner = runner_for(State::MemberOfTarget, false);
+    let files = member_files("lab", &["pve1", "pve2"]);
+    let h = host(&runner, files.clone(), files);
+    let out = run(params(Way::Ssh, false), false, &runner, &h).expect("member");
+    assert!(!out.changed);
+    assert_eq!(out.data["action"], json!("none"));
+    assert_eq!(runner.commands(), ["pvecm status", "pvecm nodes"]);
+
+    // updatecerts that fixes nothing (no quorum any more, say).
+    let runner = runner_for(State::MemberOfTarget, false).answer(
+        "pvecm updatecerts",
+        "",
+        "no quorum - unable to update files\n",
+        255,
+    );
+    let h = host(&runner, unfinished_member(), unfinished_member());
+    let f = run(params(Way::Ssh, false), false, &runner, &h).expect_err("not finished");
+    assert!(f.changed, "updatecerts may have changed part of it");
+    assert!(f.msg.contains("did not make them"), "{}", f.msg);
+    assert!(
+        f.msg
+            .contains("To finish by hand: 1) on this node, run 'pvecm updatecerts'"),
+        "{}",
+        f.msg
+    );
+    assert_eq!(
+        f.data["stderr"],
+        json!("no quorum - unable to update files\n")
+    );
 }
