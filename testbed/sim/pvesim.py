@@ -299,7 +299,9 @@ def gen_cert(dest_dir, node):
 
 
 def gen_node_dirs(node):
-    for d in ("nodes/%s/qemu-server" % node, "nodes/%s/lxc" % node, "nodes/%s/priv" % node, "priv"):
+    # Setup.pm gen_local_dirs
+    for d in ("nodes/%s/qemu-server" % node, "nodes/%s/lxc" % node, "nodes/%s/openvz" % node,
+              "nodes/%s/priv" % node, "priv"):
         os.makedirs(os.path.join(PVE_DIR, d), exist_ok=True)
     nd = PVE_DIR + "/nodes/" + node
     if not os.path.exists(nd + "/pve-ssl.pem") and os.path.exists(INSTALL_SSL + "/pve-ssl.pem"):
