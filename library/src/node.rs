@@ -23,6 +23,10 @@ const ROUTE_PROBE: &str = "8.8.8.8";
 pub struct NodeInfo {
     /// The host name up to the first dot: the Proxmox VE node name.
     pub hostname: Option<String>,
+    /// The fully qualified name, as Ansible's `ansible_fqdn` finds it: the
+    /// first name with a dot among the host name and the names the resolver
+    /// gives for it (on a fresh Debian install, the `127.0.1.1` line's).
+    pub fqdn: Option<String>,
     /// Every IPv4 address but 127.0.0.0/8, as Ansible's `all_ipv4_addresses`.
     pub ipv4_addresses: Vec<String>,
     /// Every IPv6 address but `::1`, as Ansible's `all_ipv6_addresses`.
@@ -123,6 +127,13 @@ pub fn parse_route_source(text: &str, probe: &str) -> Option<String> {
         .map(|w| w[1].to_string())
 }
 
+/// The first name with a dot in `getent hosts NAME`'s answer.
+pub fn fqdn_of(getent_hosts: &str) -> Option<String> {
+    crate::resolve::parse_hosts(getent_hosts)
+        .into_iter()
+        .find(|n| n.contains('.') && !n.ends_with('.'))
+}
+
 /// Reads the node's identity. A missing `ip` is an error; a node without a
 /// default route simply has no `default_ipv4`, and missing or unreadable
 /// key files are left out.
@@ -139,8 +150,22 @@ pub fn read(runner: &dyn Runner) -> Result<NodeInfo, CmdError> {
             .timeout(IP_TIMEOUT),
     )?;
     let ssh_host_keys = host_keys(Path::new(HOST_KEY_DIR));
+    let whole = kernel_hostname();
+    let fqdn = match &whole {
+        Some(name) if name.contains('.') => Some(name.clone()),
+        Some(name) => {
+            let out = runner.run(
+                &Cmd::new("getent")
+                    .args(["hosts", name.as_str()])
+                    .timeout(IP_TIMEOUT),
+            );
+            out.ok().and_then(|o| fqdn_of(&o.stdout))
+        }
+        None => None,
+    };
     Ok(NodeInfo {
         hostname: hostname(),
+        fqdn,
         ipv4_addresses,
         ipv6_addresses,
         default_ipv4: parse_route_source(&route.stdout, ROUTE_PROBE),
@@ -165,6 +190,21 @@ mod tests {
 4: vmbr0    inet6 fd00::11/64 scope global \\       valid_lft forever preferred_lft forever
 4: vmbr0    inet6 fe80::be24:11ff:fe00:1/64 scope link \\       valid_lft forever preferred_lft forever
 ";
+
+    #[test]
+    fn the_fqdn_is_the_first_name_with_a_dot_as_ansible_finds_it() {
+        // A fresh Debian install: "127.0.1.1 pve1.lab.test pve1".
+        assert_eq!(
+            fqdn_of("127.0.1.1       pve1.lab.test pve1\n").as_deref(),
+            Some("pve1.lab.test")
+        );
+        assert_eq!(
+            fqdn_of("10.0.0.1        pve1 pve1.lab.test\n").as_deref(),
+            Some("pve1.lab.test")
+        );
+        assert_eq!(fqdn_of("10.0.0.1        pve1\n"), None);
+        assert_eq!(fqdn_of(""), None);
+    }
 
     #[test]
     fn addresses_follow_ansibles_all_ipv4_and_all_ipv6() {

@@ -1,14 +1,27 @@
 //! `pve_cluster_status`: is this node clustered, in which cluster, who is
 //! there, is it quorate. Read-only.
+//!
+//! Every decision a caller takes from the result has a field of its own:
+//! `reason` says in one stable word where the node stands (also in a
+//! failed result), `healthy` whether it is a healthy member of
+//! `cluster_name`, `join_missing` what the end of its join left undone.
+//! Callers never need to read `msg`.
 
 use std::path::Path;
 
-use crate::ansible::{Context, Failure, Module, Opt, Outcome, Spec, Type};
-use crate::node;
-use crate::pve::corosync_conf::CLUSTER_CONF;
-use crate::pve::probe;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use super::cluster_join::host::{guests, Host, RealHost};
+use crate::ansible::{Context, Failure, Module, Opt, Outcome, Spec, Type};
+use crate::cmd::{Cmd, CmdError};
+use crate::node;
+use crate::pve::corosync_conf::{CLUSTER_CONF, LOCAL_CONF};
+use crate::pve::finish;
+use crate::pve::join::{self, ConfSummary};
+use crate::pve::probe::{self, ProbeError};
+use crate::pve::quorum::{assess, Expectation, Health};
+use crate::pve::status::{ClusterStatus as Status, ParseError};
 
 /// The module.
 pub struct ClusterStatus;
@@ -18,6 +31,47 @@ pub struct ClusterStatus;
 pub struct Params {
     cluster_name: Option<String>,
     node_info: bool,
+}
+
+/// Where the node stands, in one stable word (`reason` in the result).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// No cluster configuration: a standalone node.
+    NotInCluster,
+    /// Configured for a cluster, corosync not running.
+    CorosyncDown,
+    /// In a cluster, corosync answers.
+    InCluster,
+    /// pmxcfs (pve-cluster) is not running, for another reason than the name.
+    PmxcfsDown,
+    /// The node's name does not resolve to a non-loopback address (the
+    /// installer's `127.0.1.1` line): pmxcfs and `pvecm` refuse to work
+    /// until `/etc/hosts` (or DNS) is fixed.
+    NameNotResolvable,
+    /// `pvecm` is not installed: not a Proxmox VE node.
+    NotPve,
+    /// The state could not be read or understood.
+    Unreadable,
+}
+
+/// What the node's own files say, readable also when pmxcfs is down.
+#[derive(Debug, Default, Serialize)]
+struct LocalFacts {
+    /// `/etc/corosync/corosync.conf`, if present.
+    local_config: Option<ConfSummary>,
+    /// `/etc/corosync/authkey` exists.
+    authkey: bool,
+    /// Guests in `/etc/pve/nodes/*` as PVE's join counts them.
+    guests: Vec<String>,
+}
+
+fn local_facts(host: &dyn Host, node: Option<&str>) -> LocalFacts {
+    LocalFacts {
+        local_config: host.read(LOCAL_CONF).map(|t| join::parse_conf_summary(&t)),
+        authkey: host.exists(join::AUTHKEY),
+        guests: node.map(|n| guests(host, n)).unwrap_or_default(),
+    }
 }
 
 impl Module for ClusterStatus {
@@ -35,43 +89,37 @@ impl Module for ClusterStatus {
     fn run(params: Params, ctx: &mut Context<'_>) -> Result<Outcome, Failure> {
         // The node's own identity comes first: it is wanted also when the
         // cluster state cannot be read (pmxcfs waiting for /etc/hosts).
-        let node = if params.node_info {
+        let info = if params.node_info {
             Some(node::read(ctx.runner).map_err(|e| Failure::new(e.to_string()))?)
         } else {
             None
         };
+        let host = RealHost::from_env();
+        let name = node::hostname();
+        let local = local_facts(&host, name.as_deref());
         let probe = match probe::read(ctx.runner, Path::new(CLUSTER_CONF)) {
             Ok(probe) => probe,
             Err(err) => {
-                let failure: Failure = err.into();
-                return Err(match node {
-                    Some(node) => failure.with("node", node),
-                    None => failure,
-                });
+                let reason = failure_reason(&err, ctx, name.as_deref());
+                let mut failure = Failure::from(err).with("reason", reason);
+                for (key, value) in object(&local) {
+                    failure = failure.with(&key, value);
+                }
+                if let Some(info) = info {
+                    failure = failure.with("node", info);
+                }
+                return Err(failure);
             }
         };
         for warning in &probe.warnings {
             ctx.warn(warning.clone());
         }
-        let status = &probe.status;
-        let Value::Object(mut data) = serde_json::to_value(status).unwrap_or_default() else {
-            return Err(Failure::new(
-                "internal error: the cluster status is not an object",
-            ));
-        };
-        if let Some(target) = &params.cluster_name {
-            let in_target =
-                status.in_cluster && status.cluster_name.as_deref() == Some(target.as_str());
-            data.insert("in_target_cluster".into(), Value::Bool(in_target));
-            data.insert(
-                "in_other_cluster".into(),
-                Value::Bool(status.in_cluster && !in_target),
-            );
-        }
-        if let Some(node) = node {
+        let mut data = report(&probe.status, params.cluster_name.as_deref(), &host, name);
+        data.extend(object(&local));
+        if let Some(info) = info {
             data.insert(
                 "node".into(),
-                serde_json::to_value(node).unwrap_or_default(),
+                serde_json::to_value(info).unwrap_or_default(),
             );
         }
         let mut facts = Map::new();
@@ -79,9 +127,97 @@ impl Module for ClusterStatus {
         data.insert("ansible_facts".into(), Value::Object(facts));
         Ok(Outcome {
             changed: false,
-            msg: Some(probe::summary(status)),
+            msg: Some(probe::summary(&probe.status)),
             diff: None,
             data,
         })
     }
+}
+
+fn object(value: &impl Serialize) -> Map<String, Value> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    }
+}
+
+/// The status, with the verdicts taken from it.
+fn report(
+    status: &Status,
+    target: Option<&str>,
+    host: &dyn Host,
+    name: Option<String>,
+) -> Map<String, Value> {
+    let mut data = object(status);
+    let reason = if !status.in_cluster {
+        Reason::NotInCluster
+    } else if status.corosync_running {
+        Reason::InCluster
+    } else {
+        Reason::CorosyncDown
+    };
+    data.insert(
+        "reason".into(),
+        serde_json::to_value(reason).unwrap_or_default(),
+    );
+    if let Some(target) = target {
+        let in_target = status.in_cluster && status.cluster_name.as_deref() == Some(target);
+        data.insert("in_target_cluster".into(), Value::Bool(in_target));
+        data.insert(
+            "in_other_cluster".into(),
+            Value::Bool(status.in_cluster && !in_target),
+        );
+        let expectation = Expectation {
+            cluster_name: Some(target.to_string()),
+            require_all_online: true,
+            ..Expectation::default()
+        };
+        let (healthy, reasons) = match assess(status, &expectation) {
+            Health::Healthy => (true, Vec::new()),
+            Health::Unhealthy { reasons, .. } => (false, reasons),
+        };
+        data.insert("healthy".into(), Value::Bool(healthy));
+        data.insert("health_reasons".into(), reasons.into());
+    }
+    if status.in_cluster {
+        let missing = name.map(|n| finish::missing(&n, host)).unwrap_or_default();
+        data.insert("join_complete".into(), Value::Bool(missing.is_empty()));
+        data.insert(
+            "join_missing".into(),
+            serde_json::to_value(missing).unwrap_or_default(),
+        );
+    }
+    data
+}
+
+/// Why the state could not be read, as a stable word. When pmxcfs is down,
+/// the node's name is looked up, since a name that resolves only to
+/// loopback keeps pmxcfs from starting.
+fn failure_reason(err: &ProbeError, ctx: &Context<'_>, name: Option<&str>) -> Reason {
+    match err {
+        ProbeError::Command(CmdError::NotFound { program }) if program == "pvecm" => Reason::NotPve,
+        ProbeError::Parse {
+            error: ParseError::HostnameResolution { .. },
+            ..
+        } => Reason::NameNotResolvable,
+        ProbeError::Parse {
+            error: ParseError::PmxcfsDown { .. } | ParseError::PmxcfsNotMounted { .. },
+            ..
+        } => match name {
+            Some(name) if !resolves_beyond_loopback(ctx, name) => Reason::NameNotResolvable,
+            _ => Reason::PmxcfsDown,
+        },
+        _ => Reason::Unreadable,
+    }
+}
+
+fn resolves_beyond_loopback(ctx: &Context<'_>, name: &str) -> bool {
+    ctx.runner
+        .run(&Cmd::new("getent").args(["ahosts", name]))
+        .map(|out| {
+            crate::resolve::parse_ahosts(&out.stdout)
+                .iter()
+                .any(|ip| !ip.is_loopback())
+        })
+        .unwrap_or(true)
 }

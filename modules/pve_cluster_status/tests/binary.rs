@@ -687,3 +687,118 @@ fn node_info_reports_the_nodes_addresses_also_when_pmxcfs_is_down() {
     run.assert_failed();
     assert_eq!(run.json["node"]["default_ipv4"], "192.168.1.11");
 }
+
+// ---------------------------------------------------------------------------
+// The stable fields a caller decides on: `reason`, `healthy`.
+
+#[test]
+fn reason_and_healthy_say_where_the_node_stands_without_reading_msg() {
+    // Quorate 5-node "Matrix", all online.
+    let bed = Bed::new();
+    bed.answer("status", None, &fixture("status-pve8-5node.stdout"), "", 0);
+    bed.answer("nodes", None, &fixture("nodes-pve8-5node.stdout"), "", 0);
+    let run = bed.run(BIN, &json!({"cluster_name": "Matrix"}));
+    run.assert_ok();
+    assert_eq!(run.json["reason"], "in_cluster");
+    assert_eq!(run.json["healthy"], true);
+    assert_eq!(run.json["health_reasons"], json!([]));
+    // The same cluster asked for under another name is no healthy member of it.
+    let run = bed.run(BIN, &json!({"cluster_name": "Neo"}));
+    assert_eq!(run.json["healthy"], false);
+    assert_eq!(
+        run.json["health_reasons"],
+        json!(["node is in cluster 'Matrix', expected 'Neo'"])
+    );
+
+    // 1 of 3 nodes up: not quorate.
+    let bed = Bed::new();
+    bed.answer(
+        "status",
+        None,
+        &fixture("status-pve8-3node-1up-nonquorate.stdout"),
+        "",
+        2,
+    );
+    bed.answer(
+        "nodes",
+        None,
+        &fixture("nodes-pve8-3node-1up.stdout"),
+        "",
+        0,
+    );
+    let run = bed.run(BIN, &json!({"cluster_name": "Matrix"}));
+    run.assert_ok();
+    assert_eq!(run.json["reason"], "in_cluster");
+    assert_eq!(run.json["healthy"], false);
+    assert!(
+        run.json["health_reasons"][0]
+            .as_str()
+            .is_some_and(|r| r.starts_with("cluster 'Matrix' is not quorate")),
+        "{}",
+        run.stdout
+    );
+
+    // Standalone.
+    let bed = Bed::new();
+    bed.answer("status", None, "", &fixture("notcluster-pve9.stderr"), 2);
+    let run = bed.run(BIN, &json!({"cluster_name": "Matrix"}));
+    run.assert_ok();
+    assert_eq!(run.json["reason"], "not_in_cluster");
+    assert_eq!(run.json["healthy"], false);
+    assert!(run.json.get("join_complete").is_none());
+
+    // Configured, corosync down.
+    let bed = Bed::new();
+    bed.answer(
+        "status",
+        None,
+        &fixture("status-pve8-corosync-down.stdout"),
+        &fixture("status-pve8-corosync-down.stderr"),
+        1,
+    );
+    let run = bed.run(BIN, &json!({}));
+    run.assert_ok();
+    assert_eq!(run.json["reason"], "corosync_down");
+    assert!(run.json.get("healthy").is_none(), "only with cluster_name");
+}
+
+#[test]
+fn pmxcfs_down_says_whether_the_node_name_is_the_cause() {
+    // The installer's "127.0.1.1 <fqdn> <name>" line: pmxcfs refuses to
+    // start (pmxcfs.c: "Unable to resolve node name ... to a non-loopback
+    // IP address"), so every pvecm call fails with the ipcc error.
+    let bed = Bed::new();
+    bed.answer("status", None, "", &fixture("pmxcfs-down.stderr"), 255);
+    let ahosts = bed.replay_dir().join("getent-ahosts.stdout");
+    std::fs::write(
+        &ahosts,
+        "127.0.1.1       STREAM pve1\n127.0.1.1       DGRAM  \n",
+    )
+    .unwrap();
+    let run = bed.run(BIN, &json!({}));
+    run.assert_failed();
+    assert_eq!(run.json["reason"], "name_not_resolvable");
+    // The name resolves: pmxcfs is down for another reason.
+    std::fs::write(
+        &ahosts,
+        "10.0.0.1        STREAM pve1\n10.0.0.1        DGRAM  \n",
+    )
+    .unwrap();
+    let run = bed.run(BIN, &json!({}));
+    run.assert_failed();
+    assert_eq!(run.json["reason"], "pmxcfs_down");
+    // pvecm itself says the name does not resolve.
+    let bed = Bed::new();
+    bed.answer("status", None, "", &fixture("hostname-pve9.stderr"), 255);
+    let run = bed.run(BIN, &json!({}));
+    run.assert_failed();
+    assert_eq!(run.json["reason"], "name_not_resolvable");
+}
+
+#[test]
+fn a_node_without_pvecm_is_not_pve() {
+    let bed = Bed::new();
+    let run = bed.run_raw(BIN, &[bed.args_file("{}").as_os_str()], "/nonexistent");
+    run.assert_failed();
+    assert_eq!(run.json["reason"], "not_pve");
+}

@@ -151,6 +151,30 @@ impl Host for RealHost {
     }
 }
 
+/// Every guest in `/etc/pve`, as PVE's join counts them (the vmlist of
+/// `assert_joinable` covers all of `/etc/pve/nodes/*`, not only this
+/// node's): this node's as `qemu-server/100.conf`, another node's as
+/// `nodes/<node>/qemu-server/100.conf`.
+pub fn guests(host: &dyn Host, node: &str) -> Vec<String> {
+    let mut nodes = host.list_dir("/etc/pve/nodes");
+    nodes.sort_by_key(|n| n != node);
+    let mut found = Vec::new();
+    for owner in nodes {
+        for kind in ["qemu-server", "lxc"] {
+            for name in host.list_dir(&format!("/etc/pve/nodes/{owner}/{kind}")) {
+                if name.ends_with(".conf") {
+                    found.push(if owner == node {
+                        format!("{kind}/{name}")
+                    } else {
+                        format!("nodes/{owner}/{kind}/{name}")
+                    });
+                }
+            }
+        }
+    }
+    found
+}
+
 /// The end-of-join checks read the node through the same door.
 impl<H: Host + ?Sized> crate::pve::finish::Files for H {
     fn is_dir(&self, path: &str) -> bool {

@@ -8,7 +8,7 @@
 //! here in check mode; run `pvecm create`/`add`; poll the state until the
 //! node is a member of a quorate cluster or the timeout passes.
 
-mod host;
+pub(crate) mod host;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -26,7 +26,7 @@ use crate::pve::join::{
 use crate::pve::names::validate_cluster_name;
 use crate::pve::probe::{self, OnTimeout};
 use crate::pve::status::{NodeState, ParseError};
-use host::{Host, RealHost};
+use host::{guests, Host, RealHost};
 
 /// The module.
 pub struct ClusterJoin;
@@ -206,30 +206,6 @@ fn run_read(ctx: &Context<'_>, cmd: &Cmd) -> Result<CmdOutput, Failure> {
         Err(CmdError::TimedOut { output, .. }) => Ok(output),
         Err(err) => Err(Failure::from(err)),
     }
-}
-
-/// Every guest in `/etc/pve`, as PVE's join counts them (the vmlist of
-/// `assert_joinable` covers all of `/etc/pve/nodes/*`, not only this
-/// node's): this node's as `qemu-server/100.conf`, another node's as
-/// `nodes/<node>/qemu-server/100.conf`.
-fn guests(host: &dyn Host, node: &str) -> Vec<String> {
-    let mut nodes = host.list_dir("/etc/pve/nodes");
-    nodes.sort_by_key(|n| n != node);
-    let mut found = Vec::new();
-    for owner in nodes {
-        for kind in ["qemu-server", "lxc"] {
-            for name in host.list_dir(&format!("/etc/pve/nodes/{owner}/{kind}")) {
-                if name.ends_with(".conf") {
-                    found.push(if owner == node {
-                        format!("{kind}/{name}")
-                    } else {
-                        format!("nodes/{owner}/{kind}/{name}")
-                    });
-                }
-            }
-        }
-    }
-    found
 }
 
 /// Reads the node's cluster state: `pvecm` through the probe, and the files.
