@@ -9,7 +9,7 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cmd::{Cmd, CmdError, Runner};
 use crate::ssh::PublicKey;
@@ -19,7 +19,8 @@ const IP_TIMEOUT: Duration = Duration::from_secs(15);
 const ROUTE_PROBE: &str = "8.8.8.8";
 
 /// The node's identity on the network.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct NodeInfo {
     /// The host name up to the first dot: the Proxmox VE node name.
     pub hostname: Option<String>,

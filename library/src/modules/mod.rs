@@ -7,6 +7,7 @@
 //! check mode, then apply.
 
 mod cluster_join;
+mod cluster_plan;
 mod cluster_status;
 mod corosync_totem;
 mod hosts;
@@ -14,6 +15,7 @@ mod quorum_check;
 mod ssh_trust;
 
 pub use cluster_join::ClusterJoin;
+pub use cluster_plan::ClusterPlan;
 pub use cluster_status::ClusterStatus;
 pub use corosync_totem::CorosyncTotem;
 pub use hosts::Hosts;

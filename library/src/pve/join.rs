@@ -134,7 +134,8 @@ pub struct Request {
 }
 
 /// The parts of a corosync config this module needs.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct ConfSummary {
     /// `totem.cluster_name`.
     pub cluster_name: Option<String>,
@@ -461,6 +462,10 @@ pub struct Facts {
     pub node_addresses: Result<Vec<IpAddr>, String>,
     /// Whether the peer answered on the port of the join path.
     pub peer_reachable: Option<Result<(), String>>,
+    /// For an SSH join, whether root logs in to the peer without a
+    /// password or a question (`ssh -o BatchMode=yes`, as `pvecm add
+    /// --use_ssh` itself calls it after `ssh-copy-id`).
+    pub peer_login: Option<Result<(), String>>,
 }
 
 /// Something that makes PVE refuse the create or join.
@@ -495,6 +500,13 @@ pub enum Problem {
         /// Node name.
         node: String,
         /// Why.
+        error: String,
+    },
+    /// Root cannot log in to the peer over SSH without a prompt.
+    PeerLogin {
+        /// Peer.
+        peer: String,
+        /// What ssh said.
         error: String,
     },
     /// The peer does not answer on the port the join path needs.
@@ -555,6 +567,13 @@ impl fmt::Display for Problem {
                 "the node name '{node}' does not resolve ({error}): add it to /etc/hosts with the \
                  node's cluster address"
             ),
+            Problem::PeerLogin { peer, error } => write!(
+                f,
+                "root cannot log in to peer '{peer}' over SSH without a password or a host key \
+                 question ({error}): the SSH join ('pvecm add --use_ssh') needs root's key \
+                 authorised on the peer and the peer's host key in root's known_hosts; set up the \
+                 SSH trust first (pve_ssh_trust), or join through the API"
+            ),
             Problem::PeerUnreachable { peer, port, error } => {
                 let what = if *port == 22 {
                     "SSH (use_ssh)"
@@ -612,6 +631,12 @@ pub fn preflight(req: &Request, obs: &Observed, facts: &Facts) -> Vec<Problem> {
             });
         }
         Ok(_) => {}
+    }
+    if let (Some(peer), Some(Err(error))) = (&req.peer, &facts.peer_login) {
+        problems.push(Problem::PeerLogin {
+            peer: peer.clone(),
+            error: error.clone(),
+        });
     }
     if let (Some(peer), Some(Err(error))) = (&req.peer, &facts.peer_reachable) {
         problems.push(Problem::PeerUnreachable {
@@ -969,6 +994,7 @@ mod tests {
             local_addresses: vec!["10.0.0.2".parse().unwrap(), "127.0.0.1".parse().unwrap()],
             node_addresses: Ok(vec!["10.0.0.2".parse().unwrap()]),
             peer_reachable: Some(Ok(())),
+            peer_login: None,
         }
     }
 
@@ -1192,6 +1218,7 @@ mod tests {
         let facts = Facts {
             node_addresses: Ok(vec!["127.0.1.1".parse().unwrap()]),
             peer_reachable: Some(Err("connection refused".into())),
+            peer_login: None,
             ..facts_ok()
         };
         let problems = preflight(&join, &obs, &facts);
@@ -1233,6 +1260,7 @@ mod tests {
         let facts = Facts {
             node_addresses: Err("no such name".into()),
             peer_reachable: Some(Err("timed out".into())),
+            peer_login: None,
             ..facts_ok()
         };
         let problems = preflight(&ssh, &standalone(), &facts);

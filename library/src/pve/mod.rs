@@ -10,6 +10,8 @@
 //! * [`names`]: cluster and node name rules.
 //! * [`totem`]: planning a change of `totem` settings, PVE's way.
 //! * [`finish`]: whether a member finished `pvecm add`'s last steps.
+//! * [`plan`]: the plan of a whole cluster from every node's state, and
+//!   every reason to stop before a change.
 //! * [`probe`]: the one I/O piece: runs `pvecm` through the command door
 //!   and reads `corosync.conf`, then hands the text to the parsers.
 
@@ -17,6 +19,7 @@ pub mod corosync_conf;
 pub mod finish;
 pub mod join;
 pub mod names;
+pub mod plan;
 pub mod probe;
 pub mod quorum;
 pub mod status;

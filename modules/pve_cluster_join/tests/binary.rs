@@ -57,6 +57,14 @@ echo "ERROR: unknown command 'pvecm $*'" >&2
 exit 255
 "#;
 
+/// The batch-mode login the SSH join is checked with first.
+const SSH: &str = r#"#!/bin/sh
+D=$(cd "$(dirname "$0")/.." && pwd)
+echo "$*" >> "$D/ssh.argv"
+[ -e "$D/ssh.denied" ] && { echo "root@127.0.0.1: Permission denied (publickey,password)." >&2; exit 255; }
+exit 0
+"#;
+
 const IP: &str = r#"#!/bin/sh
 echo '1: lo    inet 127.0.0.1/8 scope host lo\       valid_lft forever preferred_lft forever'
 echo '2: eth0    inet 10.0.0.2/24 brd 10.0.0.255 scope global eth0\       valid_lft forever preferred_lft forever'
@@ -97,7 +105,12 @@ impl Bed {
         std::fs::create_dir_all(dir.join("bin")).unwrap();
         std::fs::create_dir_all(dir.join("root/proc/sys/kernel")).unwrap();
         std::fs::write(dir.join("root/proc/sys/kernel/hostname"), "pve2\n").unwrap();
-        for (name, text) in [("pvecm", PVECM), ("ip", IP), ("getent", GETENT)] {
+        for (name, text) in [
+            ("pvecm", PVECM),
+            ("ip", IP),
+            ("getent", GETENT),
+            ("ssh", SSH),
+        ] {
             write_exec(&dir.join("bin").join(name), text);
         }
         std::fs::write(dir.join("corosync.conf"), CONF).unwrap();

@@ -383,11 +383,43 @@ fn preflight_facts(
         .peer
         .as_ref()
         .map(|peer| host.tcp_probe(peer, req.path.port(), PEER_PROBE_TIMEOUT));
+    let peer_login = match (&req.peer, &req.path, &peer_reachable) {
+        (Some(peer), JoinPath::Ssh, Some(Ok(()))) => Some(ssh_login(ctx, peer)?),
+        _ => None,
+    };
     Ok(Facts {
         local_addresses,
         node_addresses,
         peer_reachable,
+        peer_login,
     })
+}
+
+/// The login `pvecm add --use_ssh` makes, tried first in batch mode: a
+/// password prompt or an unknown host key fails at once instead of
+/// waiting for an answer nobody gives.
+pub(crate) fn ssh_login_cmd(peer: &str) -> Cmd {
+    Cmd::new("ssh")
+        .args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"])
+        .arg(format!("root@{peer}"))
+        .arg("true")
+        .timeout(Duration::from_secs(30))
+}
+
+fn ssh_login(ctx: &Context<'_>, peer: &str) -> Result<Result<(), String>, Failure> {
+    let out = run_read(ctx, &ssh_login_cmd(peer))?;
+    if out.success() {
+        return Ok(Ok(()));
+    }
+    let said = out
+        .stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("no answer")
+        .trim()
+        .to_string();
+    Ok(Err(format!("'{}': {said}", ssh_login_cmd(peer).display())))
 }
 
 fn describe_action(req: &Request) -> String {

@@ -273,10 +273,13 @@ fn typed(p: Value) -> Params {
     serde_json::from_value(Value::Object(map)).expect("params")
 }
 
+const SSH_LOGIN: &str = "ssh -o BatchMode=yes -o ConnectTimeout=10 root@10.0.0.1 true";
+
 fn runner_for(state: State, after_join: bool) -> FakeRunner {
     let runner = FakeRunner::default()
         .answer("ip -o addr", IP_ADDR, "", 0)
-        .answer("getent ahosts pve2", GETENT_OK, "", 0);
+        .answer("getent ahosts pve2", GETENT_OK, "", 0)
+        .answer(SSH_LOGIN, "", "", 0);
     match state {
         State::Standalone => {
             let r = runner.answer("pvecm status", "", NOT_IN_CLUSTER, 2);
@@ -542,6 +545,7 @@ fn a_join_that_becomes_quorate_later_succeeds() {
     let runner = FakeRunner::default()
         .answer("ip -o addr", IP_ADDR, "", 0)
         .answer("getent ahosts pve2", GETENT_OK, "", 0)
+        .answer(SSH_LOGIN, "", "", 0)
         .answer("pvecm status", "", NOT_IN_CLUSTER, 2)
         .answer("pvecm status", &status_text("lab", 2, 2, false), "", 2)
         .answer("pvecm status", &status_text("lab", 2, 2, false), "", 2)
@@ -929,4 +933,41 @@ fn a_finished_member_runs_nothing_and_a_failed_finish_says_how_to_do_it_by_hand(
         f.data["stderr"],
         json!("no quorum - unable to update files\n")
     );
+}
+
+#[test]
+fn an_ssh_join_without_working_root_login_stops_before_pvecm_would_prompt() {
+    // `pvecm add --use_ssh` runs ssh-copy-id, which asks for a password
+    // when the key is not authorised, and then `ssh -o BatchMode=yes`.
+    let runner = FakeRunner::default()
+        .answer("ip -o addr", IP_ADDR, "", 0)
+        .answer("getent ahosts pve2", GETENT_OK, "", 0)
+        .answer("pvecm status", "", NOT_IN_CLUSTER, 2)
+        .answer(
+            SSH_LOGIN,
+            "",
+            "Warning: something\nroot@10.0.0.1: Permission denied (publickey,password).\n",
+            255,
+        );
+    let h = host(&runner, standalone_files(), standalone_files());
+    for check in [true, false] {
+        let f = run(params(Way::Ssh, false), check, &runner, &h).expect_err("refused");
+        assert!(
+            f.msg
+                .contains("root cannot log in to peer '10.0.0.1' over SSH"),
+            "{}",
+            f.msg
+        );
+        assert!(
+            f.msg.contains("Permission denied (publickey,password)"),
+            "{}",
+            f.msg
+        );
+    }
+    assert!(mutating_commands(&runner).is_empty());
+    // An API join does not need it.
+    let runner = runner_for(State::Standalone, false);
+    let h = host(&runner, standalone_files(), standalone_files());
+    run(params(Way::Api, false), true, &runner, &h).expect("would join");
+    assert!(!runner.commands().iter().any(|c| c.starts_with("ssh ")));
 }
