@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 TB = ROOT / "testbed" / "tb"
 LIBRARY = ROOT / "roles" / "proxmox_cluster" / "library"
-MODULES = ("pve_cluster_join", "pve_cluster_status", "pve_corosync_totem", "pve_hosts", "pve_quorum_check", "pve_ssh_trust")
+MODULES = ("pve_cluster_join", "pve_cluster_plan", "pve_cluster_status", "pve_corosync_totem", "pve_hosts", "pve_quorum_check", "pve_ssh_trust")
 
 PLAYBOOK = """\
 - name: Form the Proxmox VE cluster

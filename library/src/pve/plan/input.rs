@@ -91,14 +91,16 @@ pub struct Report {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct StatusReport {
-    /// The read failed.
+    /// The read failed. A role registers the result with `failed_when:
+    /// false`, which sets this to false; [`StatusReport::unread`] also
+    /// looks at what a successful read always has.
     pub failed: bool,
     /// Its message.
     pub msg: Option<String>,
     /// Its stable reason word.
     pub reason: Option<String>,
-    /// In a cluster.
-    pub in_cluster: bool,
+    /// In a cluster; absent when the state could not be read.
+    pub in_cluster: Option<bool>,
     /// The cluster's name.
     pub cluster_name: Option<String>,
     /// Corosync runs.
@@ -117,6 +119,13 @@ pub struct StatusReport {
     pub guests: Vec<String>,
     /// The node's identity.
     pub node: Option<NodeInfo>,
+}
+
+impl StatusReport {
+    /// The state could not be read.
+    pub fn unread(&self) -> bool {
+        self.failed || self.in_cluster.is_none()
+    }
 }
 
 /// One node of a cluster as a member sees it.

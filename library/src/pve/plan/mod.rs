@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 pub use input::{Input, JoinSettings, NameSource, NodeEntry, Play, Report, StatusReport};
-pub use table::{HostsEntry, KnownHost, TableNode};
+pub use table::{HostsEntry, JoinArgs, KnownHost, TableNode};
 
 /// What the run is to do, or why it must not start.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -50,6 +50,9 @@ pub struct Plan {
     pub joiners: Vec<String>,
     /// Hosts whose cluster file system waits for `/etc/hosts` to be fixed.
     pub deferred: Vec<String>,
+    /// The options of `pve_cluster_join` for the first node (when it
+    /// creates) and every joiner, by host; the password is not among them.
+    pub join_args: BTreeMap<String, JoinArgs>,
     /// Every node was a healthy member when its state was read: quorate,
     /// with every node of the table online.
     pub healthy_at_start: bool,
@@ -90,6 +93,7 @@ fn finish(
     } else {
         BTreeMap::new()
     };
+    let join_args = table::join_args(input, &table, &state);
     let by_host = table.iter().map(|n| (n.host.clone(), n.clone())).collect();
     Plan {
         stop,
@@ -106,6 +110,7 @@ fn finish(
         members: state.members,
         joiners: state.joiners,
         deferred: state.deferred,
+        join_args,
         healthy_at_start: state.healthy_at_start && !stop,
         planned_on: input.planned_on.clone(),
     }

@@ -77,8 +77,8 @@ fn standing(
     let host = node.host.as_str();
     let target = input.cluster_name.as_str();
     let group = input.group.as_str();
-    let deferred = s.failed && s.reason.as_deref() == Some("name_not_resolvable");
-    if s.failed && !(deferred && input.manage_hosts) {
+    let deferred = s.unread() && s.reason.as_deref() == Some("name_not_resolvable");
+    if s.unread() && !(deferred && input.manage_hosts) {
         let msg = s.msg.clone().unwrap_or_else(|| "no result".to_string());
         let why = match s.reason.as_deref() {
             Some("name_not_resolvable") => format!(
@@ -123,7 +123,7 @@ fn standing(
             }
         };
     }
-    if !s.in_cluster {
+    if s.in_cluster != Some(true) {
         return (Standing::Standalone, false);
     }
     let name = s.cluster_name.clone().unwrap_or_else(|| "(unnamed)".into());

@@ -46,7 +46,9 @@ fn member(k: u32, cluster: &str, members: &[&str]) -> Value {
 /// Node K while its pmxcfs waits for /etc/hosts (the 127.0.1.1 line).
 fn waiting_for_hosts(k: u32) -> Value {
     let mut s = standalone(k);
-    s["failed"] = json!(true);
+    // As the role registers it: failed_when false, and no cluster fields.
+    s["failed"] = json!(false);
+    s.as_object_mut().unwrap().remove("in_cluster");
     s["reason"] = json!("name_not_resolvable");
     s["msg"] = json!("the Proxmox cluster file system is not running");
     s
@@ -116,6 +118,11 @@ fn fresh_nodes_create_on_the_first_and_join_the_others_in_order() {
     assert_eq!(n2.fqdn.as_deref(), Some("pve2.lab.test"));
     assert_eq!(n2.links[0].address, "10.0.0.2");
     assert_eq!(plan.hosts_entries.len(), 3);
+    assert_eq!(plan.join_args["pve1"].peer, None);
+    assert_eq!(plan.join_args["pve1"].use_ssh, None);
+    assert_eq!(plan.join_args["pve3"].peer.as_deref(), Some("10.0.0.1"));
+    assert_eq!(plan.join_args["pve3"].use_ssh, Some(true));
+    assert!(!plan.join_args["pve3"].api);
     assert_eq!(
         plan.known_hosts[2].names,
         ["pve3", "pve3.lab.test", "10.0.0.3"]
@@ -403,7 +410,7 @@ fn hosts_that_disagree_on_the_cluster_or_are_outside_the_group_stop_the_run() {
 #[test]
 fn a_node_that_cannot_be_read_is_refused_with_the_modules_message() {
     let mut broken = standalone(2);
-    broken["failed"] = json!(true);
+    broken.as_object_mut().unwrap().remove("in_cluster");
     broken["reason"] = json!("pmxcfs_down");
     broken["msg"] =
         json!("the Proxmox cluster file system is not running ('ipcc_send_rec[1] failed')");
