@@ -286,7 +286,7 @@ def test_06_first_node_reinstalled(bed):
     assert r.returncode == 0, r.stdout[-4000:]
     assert stores(bed) == before, "a second cluster was created"
     assert_one_cluster(bed, "lab")
-    assert f"changed: [{bed.node(1)}] => (item={bed.node(1)})" in r.stdout, "node 1 did not join"
+    assert f"changed: [{bed.node(2)} -> {bed.node(1)}]" in r.stdout, "node 1 did not join"
     assert not re.search(r"TASK \[proxmox_cluster : Create the cluster on the first node\] \*+\n(changed|ok)",
                          r.stdout), "create ran"
 
