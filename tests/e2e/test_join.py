@@ -238,7 +238,7 @@ def test_08_guests_present(bed):
     bed.tb("guest-add", bed.node(5), "100")
     try:
         r = bed.run(5, api_args(bed))
-        assert_failed_unchanged(r, "already has guests (qemu-server/100.conf)")
+        assert_failed_unchanged(r, "/etc/pve already holds guests (qemu-server/100.conf)")
     finally:
         bed.sh(5, "rm -f /etc/pve/nodes/%s/qemu-server/100.conf" % bed.node(5))
 

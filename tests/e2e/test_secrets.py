@@ -9,7 +9,6 @@ and fingerprint as variables) joins node 3 and converges.
 """
 
 import os
-import re
 import subprocess
 import threading
 
@@ -116,8 +115,7 @@ def test_02_role_api_join_password_nowhere(bed):
     with CmdlineScanner(bed, password) as scan:
         r = subprocess.run(cmd, env=bed.aenv, capture_output=True, text=True, timeout=900, cwd=str(ROOT))
     assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
-    assert f"changed: [{bed.node(1)} -> {bed.node(3)}]" in r.stdout or \
-        re.search(rf"changed: \[{bed.node(1)}.*item={bed.node(3)}", r.stdout), r.stdout[-3000:]
+    assert f"changed: [{bed.node(1)} -> {bed.node(3)}(" in r.stdout, r.stdout[-3000:]
     assert scan.saw_pvecm_add, "the scan never saw pvecm add running"
     assert not scan.leaks, scan.leaks
     assert password not in r.stdout + r.stderr, "password in the role's -vvv output"

@@ -71,23 +71,21 @@ impl Module for ClusterPlan {
     }
 
     fn run(p: Params, _ctx: &mut Context<'_>) -> Result<Outcome, Failure> {
-        if p.reports.len() != p.hosts.len() {
-            return Err(Failure::new(format!(
-                "reports has {} entries and hosts {}: give one report (or null) per host, in the \
-                 same order",
-                p.reports.len(),
-                p.hosts.len()
-            )));
+        let mut sent: Vec<Report> = Vec::new();
+        for raw in p.reports {
+            if raw.is_null() {
+                continue;
+            }
+            let report = serde_json::from_value::<Report>(raw)
+                .map_err(|e| Failure::new(format!("a report cannot be read: {e}")))?;
+            sent.push(report);
         }
-        let mut reports = Vec::new();
-        for (host, raw) in p.hosts.iter().zip(p.reports) {
-            reports.push(match raw {
-                Value::Null => None,
-                raw => Some(serde_json::from_value::<Report>(raw).map_err(|e| {
-                    Failure::new(format!("the report of {host} cannot be read: {e}"))
-                })?),
-            });
-        }
+        // A host that sent no report is unreachable or not in this run.
+        let reports = p
+            .hosts
+            .iter()
+            .map(|h| sent.iter().find(|r| &r.host == h).cloned())
+            .collect();
         let input = Input {
             cluster_name: p.cluster_name,
             group: p.group,
