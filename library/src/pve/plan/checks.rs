@@ -93,12 +93,16 @@ fn check_agreement(input: &Input, found: &mut Found) {
 fn check_missing(input: &Input, found: &mut Found) {
     let mut missing = Vec::new();
     for (host, report) in input.hosts.iter().zip(&input.reports) {
+        // `ansible_play_hosts` spans every batch but loses failed and
+        // unreachable hosts; `ansible_play_batch` is the current batch.
         let why = if !input.play.hosts_all.contains(host) {
             "not in this run (--limit, or the play's hosts leave it out)"
+        } else if !input.play.hosts.contains(host)
+            || (input.play.batch.contains(host) && report.is_none())
+        {
+            "unreachable, or failed before the checks ended"
         } else if !input.play.batch.contains(host) {
             "in another batch of the play (serial)"
-        } else if !input.play.hosts.contains(host) || report.is_none() {
-            "unreachable, or failed before the checks ended"
         } else {
             continue;
         };

@@ -6,8 +6,8 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::checks::Found;
-use super::state::ClusterState;
 use super::input::{Input, NameSource, NodeEntry, Report};
+use super::state::ClusterState;
 
 /// One corosync link of a node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
