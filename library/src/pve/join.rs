@@ -131,6 +131,8 @@ pub struct Request {
     pub nodeid: Option<u32>,
     /// `--votes`.
     pub votes: Option<u32>,
+    /// Before an SSH join, try root's login to the peer in batch mode.
+    pub check_ssh_login: bool,
 }
 
 /// The parts of a corosync config this module needs.
@@ -986,6 +988,7 @@ mod tests {
             links,
             nodeid: None,
             votes: None,
+            check_ssh_login: true,
         }
     }
 

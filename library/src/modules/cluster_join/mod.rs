@@ -48,6 +48,7 @@ pub struct Params {
     nodeid: Option<i64>,
     votes: Option<i64>,
     use_ssh: Option<bool>,
+    check_ssh_login: bool,
     password: Option<String>,
     fingerprint: Option<String>,
     timeout: i64,
@@ -76,6 +77,7 @@ impl Module for ClusterJoin {
             Opt::new("nodeid", Type::Int),
             Opt::new("votes", Type::Int),
             Opt::new("use_ssh", Type::Bool),
+            Opt::new("check_ssh_login", Type::Bool).default(true),
             Opt::new("password", Type::Str).no_log(),
             Opt::new("fingerprint", Type::Str),
             Opt::new("timeout", Type::Int).default(DEFAULT_TIMEOUT),
@@ -171,6 +173,7 @@ fn request(params: &Params, warnings: &mut Vec<String>) -> Result<Request, Failu
         );
     }
     Ok(Request {
+        check_ssh_login: params.check_ssh_login,
         cluster_name: params.cluster_name.clone(),
         peer,
         path,
@@ -384,7 +387,7 @@ fn preflight_facts(
         .as_ref()
         .map(|peer| host.tcp_probe(peer, req.path.port(), PEER_PROBE_TIMEOUT));
     let peer_login = match (&req.peer, &req.path, &peer_reachable) {
-        (Some(peer), JoinPath::Ssh, Some(Ok(()))) => Some(ssh_login(ctx, peer)?),
+        (Some(peer), JoinPath::Ssh, Some(Ok(()))) if req.check_ssh_login => Some(ssh_login(ctx, peer)?),
         _ => None,
     };
     Ok(Facts {

@@ -270,6 +270,10 @@ fn typed(p: Value) -> Params {
         "timeout".into(),
         p.get("timeout").cloned().unwrap_or(json!(DEFAULT_TIMEOUT)),
     );
+    map.insert(
+        "check_ssh_login".into(),
+        p.get("check_ssh_login").cloned().unwrap_or(json!(true)),
+    );
     serde_json::from_value(Value::Object(map)).expect("params")
 }
 
@@ -965,6 +969,10 @@ fn an_ssh_join_without_working_root_login_stops_before_pvecm_would_prompt() {
         );
     }
     assert!(mutating_commands(&runner).is_empty());
+    // Told not to (a check run before the task that sets up the trust).
+    let mut p = params(Way::Ssh, false);
+    p["check_ssh_login"] = json!(false);
+    run(p, true, &runner, &h).expect("would join");
     // An API join does not need it.
     let runner = runner_for(State::Standalone, false);
     let h = host(&runner, standalone_files(), standalone_files());
