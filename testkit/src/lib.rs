@@ -82,6 +82,20 @@ impl Bed {
         self.run_raw(bin, &[file.as_os_str()], &standin_path())
     }
 
+    /// Runs `bin -` with `stdin` as its standard input (the args as the
+    /// collection's action plugin sends them) and the stand-in first on PATH.
+    pub fn run_stdin(&self, bin: &str, stdin: &[u8]) -> Run {
+        let output = assert_cmd::Command::new(bin)
+            .arg("-")
+            .env("PATH", standin_path())
+            .env("PVECM_REPLAY", self.replay_dir())
+            .write_stdin(stdin.to_vec())
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .expect("run the module");
+        Run::from_output(output)
+    }
+
     /// Runs `bin` with the given argv and PATH.
     pub fn run_raw(&self, bin: &str, argv: &[&std::ffi::OsStr], path: &str) -> Run {
         self.run_env(bin, argv, path, &[])
