@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = ROOT / "roles" / "proxmox_cluster" / "library"
+# The module binaries scripts/build makes for this machine, and the
+# collection's module files (stubs and documentation) beside its action plugins.
+MODULES = ROOT / "bin" / "x86_64"
+DOCS = ROOT / "plugins" / "modules"
 STANDINS = Path(__file__).resolve().parent / "standins"
 VENV_BIN = ROOT / ".venv" / "bin"
 

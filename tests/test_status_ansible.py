@@ -120,7 +120,7 @@ def test_ansible_doc_renders(tmp_path):
     module_path("pve_cluster_status")
     proc = run_ansible("ansible-doc", ["pve_cluster_status"], tmp_path)
     assert proc.returncode == 0, proc.stderr
-    doc = yaml.safe_load((ROOT / "modules" / "pve_cluster_status" / "pve_cluster_status.yml").read_text())
+    doc = yaml.safe_load((ROOT / "plugins" / "modules" / "pve_cluster_status.yml").read_text())
     assert "MODULE pve_cluster_status" in proc.stdout
     for option in doc["DOCUMENTATION"]["options"]:
         assert option in proc.stdout
