@@ -74,17 +74,16 @@ class Target:
         return sorted(p.name for p in self.cache.iterdir()) if self.cache.exists() else []
 
 
+def task_texts(stdout: str) -> dict:
+    """{task name: its part of a -vvv run's output}."""
+    parts = re.split(r"^TASK \[(.*)\].*$", stdout, flags=re.M)
+    return dict(zip(parts[1::2], parts[2::2]))
+
+
 def per_task(stdout: str) -> dict:
     """{task name: [EXEC/PUT lines]} from a -vvv run of the local connection."""
-    out, current = {}, None
-    for line in stdout.splitlines():
-        m = re.match(r"^TASK \[(.*)\]", line)
-        if m:
-            current = m.group(1)
-            out[current] = []
-        elif current and MARK_LINE.match(line):
-            out[current].append(line)
-    return out
+    return {name: [line for line in text.splitlines() if MARK_LINE.match(line)]
+            for name, text in task_texts(stdout).items()}
 
 
 def recap(stdout: str) -> dict:
@@ -128,9 +127,12 @@ def test_a_cached_binary_costs_one_command_and_the_args_stay_on_stdin(tmp_path, 
     tasks = per_task(proc.stdout)
     # A miss: one command finds no binary, a second sends it and runs it.
     assert [line.split()[1] for line in tasks["First"]] == ["EXEC", "EXEC"], tasks["First"]
-    assert "sending the x86_64 binary of pve_cluster_status to the cache" in out
-    # A hit: one command, nothing copied.
+    assert f"sending the x86_64 binary of pve_cluster_status ({MODULES / 'pve_cluster_status'}) to the cache" in out
+    # A hit: one command, nothing copied; the architecture the first command
+    # named is given, not asked again.
     assert [line.split()[1] for line in tasks["Second"]] == ["EXEC"], tasks["Second"]
+    texts = task_texts(proc.stdout)
+    assert texts["First"].count("A=x86_64") == 1 and texts["Second"].count("A=x86_64") == 1, texts["First"]
     assert "pve_cluster_status ran from the cache" in out
     # One file per binary, named by its SHA-256, private, and nothing else.
     assert t.entries() == sorted([sha256(MODULES / "pve_cluster_status"), sha256(MODULES / "pve_cluster_join")])
@@ -200,7 +202,7 @@ def test_the_binary_follows_the_targets_architecture(tmp_path):
     t.path = f"{fake_uname(tmp_path, 'aarch64')}:{t.path}"
     proc = t.play(STATUS_TASK.format(name="On arm"), "-vvv")
     out = proc.stdout + proc.stderr
-    assert "sending the aarch64 binary of pve_cluster_status to the cache" in out
+    assert f"sending the aarch64 binary of pve_cluster_status ({arm}) to the cache" in out
     # The arm binary was cached under its own hash (this x86_64 machine
     # cannot execute it, so the task itself fails with exec's error).
     assert t.entries() == [sha256(arm)]

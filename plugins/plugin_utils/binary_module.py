@@ -28,6 +28,7 @@ import hashlib
 import inspect
 import json
 import os
+import re
 import shlex
 import tempfile
 from pathlib import Path
@@ -70,7 +71,7 @@ MARK = "pve_tools.cluster-cache:"
 SCRIPT = r"""umask 077
 d=@DIR@
 A=@ARCH@
-[ -n "$A" ] || A=$(uname -m)
+[ -n "$A" ] || { A=$(uname -m); echo "@MARK@ arch $A" >&2; }
 case $A in
 @CASES@
 *) echo "@MARK@ noarch $A"; exit 0 ;;
@@ -266,6 +267,10 @@ class BinaryModuleAction(ActionBase):
         mark = _marker(res)
         if mark is None:
             display.vvv(f"{COLLECTION}: {self.MODULE} ran from the cache")
+            if not state.get("arch"):
+                said = re.search(rf"^{re.escape(MARK)} arch (\S+)$", res.get("stderr", ""), re.M)
+                if said:
+                    state.update(arch=said.group(1))
             return res
         what, arch, detail = mark
         state.update(arch=arch)
@@ -282,7 +287,7 @@ class BinaryModuleAction(ActionBase):
             self._cache_failure(what, detail)
         binary = self._binary_for(binaries, arch, task_vars)
         for attempt in (1, 2):
-            display.vvv(f"{COLLECTION}: sending the {arch} binary of {self.MODULE} to the cache")
+            display.vvv(f"{COLLECTION}: sending the {arch} binary of {self.MODULE} ({binary}) to the cache")
             res = self._exec(self._script(hashes, "install", cache_dir, arch), env_string, args_line + binary.read_bytes())
             mark = _marker(res)
             if mark is None:
