@@ -107,6 +107,19 @@ def ctl(bed, tmp_path_factory):
     return c
 
 
+def test_the_installed_collection_documents_itself(ctl):
+    """ansible-doc and the collection's playbook, from the installed copy."""
+    names = [f"pve_tools.cluster.{m}" for m in ("pve_cluster_join", "pve_cluster_status", "pve_corosync_totem",
+                                                  "pve_hosts", "pve_quorum_check", "pve_ssh_trust")]
+    r = ctl.run("ansible-doc", "-l", "pve_tools.cluster", check=True)
+    assert sorted(line.split()[0] for line in r.stdout.splitlines() if line.strip()) == names, r.stdout
+    r = ctl.run("ansible-doc", *names, check=True)
+    assert str(ctl.collections) in r.stdout and "WARNING" not in r.stderr
+    ctl.run("ansible-doc", "-t", "role", "pve_tools.cluster.proxmox_cluster", check=True)
+    r = ctl.run("ansible-playbook", "-i", "localhost,", "pve_tools.cluster.cluster_init", "--syntax-check", check=True)
+    assert "cluster_init.yml" in r.stdout
+
+
 def cache_entries(bed, k, home="/root"):
     r = bed.sh(k, f"ls -ln {home}/.cache/pve_tools.cluster 2>/dev/null | tail -n +2", check=False)
     return [line.split() for line in r.stdout.splitlines()]
