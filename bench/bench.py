@@ -264,8 +264,21 @@ def decision_runs(bed: Bed, work: Path, runs: int) -> dict:
             books["wall"][side].append(d["wall"])
             samples[side] += decision_times(d["tasks"], "Check existing cluster status" if side == "seed"
                                             else "Read the cluster state of the node")
+    # What both sides pay on the node for a decision: the simulated pvecm
+    # (Python) for `pvecm status` and `pvecm nodes`, run directly in the
+    # node, on all nodes at once as the playbooks do.
+    pvecm = []
+    for _ in range(10):
+        t0 = time.monotonic()
+        procs = [subprocess.Popen([str(TB), "exec", f"{bed.prefix}{k}", "sh", "-c", "pvecm status; pvecm nodes"],
+                                  env=bed.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for k in range(1, bed.n + 1)]
+        for p in procs:
+            p.wait()
+        pvecm.append(time.monotonic() - t0)
     return {"per_decision": {s: stats(v) for s, v in samples.items()},
             "per_playbook": {s: stats(v) for s, v in books["wall"].items()},
+            "pvecm_on_nodes": stats(pvecm),
             "runs": runs, "decisions_per_run": 10, "hosts": bed.n}
 
 
@@ -503,6 +516,11 @@ def report(res: dict, args, have_plot: bool) -> str:
     bs, bo = d["per_playbook"]["seed"], d["per_playbook"]["ours"]
     w(f"| whole playbook of {d['decisions_per_run']} decisions | {fmt_s(bs)} | {fmt_s(bo)} | "
       f"{bs['median'] / bo['median']:.2f}x |")
+    if "pvecm_on_nodes" in d:
+        pv = {k: (v * 1000 if k != "n" else v) for k, v in d["pvecm_on_nodes"].items()}
+        w(f"| of which on the nodes, both sides: the simulated `pvecm status` and `pvecm nodes` (Python), run "
+          f"directly in the {d['hosts']} nodes at once (`testbed/tb exec`) | {fmt_s(pv, 'ms', 0)} "
+          f"| {fmt_s(pv, 'ms', 0)} | |")
     w("")
 
     # 2
