@@ -13,6 +13,7 @@ finalizer also when a test fails. The tests run in file order on that bed.
 """
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -188,7 +189,11 @@ EOF
         chmod 0440 /etc/sudoers.d/alice
         rm -rf /root/.cache/pve_tools.cluster""")
     # The inventory's ansible_user (root) wins over -u: extra vars win over it.
+    # Passwords go in vars files, never on a command line.
     as_alice = ["-e", "ansible_user=alice"]
+    sudo_pw, su_pw = ctl.dir / "sudo-pw.json", ctl.dir / "su-pw.json"
+    sudo_pw.write_text('{"ansible_become_password": "alice-pw"}')
+    su_pw.write_text(json.dumps({"ansible_become_password": bed.password()}))
     # Without become: alice's own cache, hers alone.
     r = ctl.module(bed.node(2), "pve_hosts",
                    '{"path": "/tmp/alice-hosts", "verify": false, "nodes": [{"name": "n1", "ip": "192.0.2.1"}]}',
@@ -199,24 +204,23 @@ EOF
     assert entries[0][0] == "-rwx------", entries
     # sudo with a password: the cache is root's.
     r = ctl.module(bed.node(2), "pve_cluster_status", f"cluster_name={CLUSTER}", *as_alice, "-b",
-                   "--become-method", "sudo", "-e", "ansible_become_password=alice-pw", "-vvv")
+                   "--become-method", "sudo", "-e", f"@{sudo_pw}", "-vvv")
     assert "SUCCESS" in r.stdout, r.stdout + r.stderr
     assert '"in_target_cluster": true' in r.stdout
-    assert "alice-pw" not in re.sub(r"ansible_become_password=alice-pw", "", r.stdout + r.stderr)
+    assert "alice-pw" not in r.stdout + r.stderr
     root_entries = cache_entries(bed, 2)
     assert len(root_entries) == 1 and root_entries[0][2] == "0", root_entries
     # The second run is a cache hit, as root, through sudo: one command.
     r = ctl.module(bed.node(2), "pve_cluster_status", f"cluster_name={CLUSTER}", *as_alice, "-b",
-                   "--become-method", "sudo", "-e", "ansible_become_password=alice-pw", "-vvv")
+                   "--become-method", "sudo", "-e", f"@{sudo_pw}", "-vvv")
     assert "SUCCESS" in r.stdout and "ran from the cache" in r.stdout, r.stdout + r.stderr
     assert len(re.findall(r"SSH: EXEC ", r.stdout)) == 1, r.stdout
     # su: the become method cannot pass stdin; said at -v, the normal way
     # used. (su keeps alice's PATH, which lacks the bed's pvecm: pve_hosts
     # then, whose file shows who wrote it.)
-    root_pw = bed.password()
     r = ctl.module(bed.node(2), "pve_hosts",
                    '{"path": "/tmp/su-hosts", "verify": false, "nodes": [{"name": "n1", "ip": "192.0.2.1"}]}',
-                   *as_alice, "-b", "--become-method", "su", "-e", f"ansible_become_password={root_pw}", "-v")
+                   *as_alice, "-b", "--become-method", "su", "-e", f"@{su_pw}", "-v")
     assert "CHANGED" in r.stdout, r.stdout + r.stderr
     assert "the become method su cannot pass standard input to a command" in r.stdout + r.stderr
     assert bed.sh(2, "stat -c %U /tmp/su-hosts").stdout.strip() == "root"

@@ -121,9 +121,12 @@ def sh(copy: Path, env: dict, text: str, timeout=1800):
     return r
 
 
-def test_the_demo_runs_as_written(copy):
+def test_the_demo_runs_as_written(copy, request):
     (block,) = [t for lang, t in snippets(ROOT / "README.md") if lang == "sh" and "scripts/demo" in t]
-    r = sh(copy, env_for(copy, "core-2.19", DEMO_PREFIX, DEMO_NET), block)
+    env = env_for(copy, "core-2.19", DEMO_PREFIX, DEMO_NET)
+    # The demo removes its bed itself; this also does when it was killed.
+    request.addfinalizer(lambda: subprocess.run([str(TB), "down"], env=env, capture_output=True, timeout=300))
+    r = sh(copy, env, block)
     assert "second run: 0 changes on every node" in r.stdout
 
 
