@@ -154,6 +154,8 @@ class BinaryModuleAction(ActionBase):
             raise
         except AnsibleError as e:
             return {"failed": True, "msg": f"{name}: {e.message}"}
+        except (OSError, ValueError) as e:
+            return {"failed": True, "msg": f"{name}: {COLLECTION}'s action plugin failed: {e}"}
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)
         result.update(self._finish(data))
