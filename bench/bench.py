@@ -518,9 +518,9 @@ def report(res: dict, args, have_plot: bool) -> str:
       f"{bs['median'] / bo['median']:.2f}x |")
     if "pvecm_on_nodes" in d:
         pv = {k: (v * 1000 if k != "n" else v) for k, v in d["pvecm_on_nodes"].items()}
-        w(f"| of which on the nodes, both sides: the simulated `pvecm status` and `pvecm nodes` (Python), run "
-          f"directly in the {d['hosts']} nodes at once (`testbed/tb exec`) | {fmt_s(pv, 'ms', 0)} "
-          f"| {fmt_s(pv, 'ms', 0)} | |")
+        w(f"| for comparison, the work both sides cause on the nodes: the simulated `pvecm status` and "
+          f"`pvecm nodes` (Python), run directly in the {d['hosts']} nodes at once (`testbed/tb exec`, no SSH), "
+          f"after the playbooks | {fmt_s(pv, 'ms', 0)} | {fmt_s(pv, 'ms', 0)} | |")
     w("")
 
     # 2
