@@ -17,9 +17,10 @@ lands in the checkout or the machine's home. Kinds of snippet:
 
 `scripts/test` is not run here: it is what runs this test (CI's `.ci/run`).
 `scripts/demo` runs on a bed of its own. Since the copy has no bin/, its
-scripts/build and scripts/dist build every binary again, in another directory:
-the test then checks that they have the same bytes as the checkout's (the
-builds are reproducible).
+scripts/build and scripts/dist build every binary again from sources at
+another path (in the checkout's target directory, so that only the
+dependencies are not compiled again): the test then checks that they have
+the same bytes as the checkout's (the builds are reproducible).
 
 Runs as root. Beds: prefix `rme`, subnet 10.93.4 (the snippets) and `rdm`,
 10.93.5 (the demo); removed in finalizers also when a test fails.
@@ -106,9 +107,13 @@ def copy(tmp_path_factory):
 
 def env_for(copy: Path, venv: str, prefix=PREFIX, net=NET) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "TB_"))}
-    # HOME moves; Rust's toolchain and crates stay where they are.
+    # HOME moves; Rust's toolchain and crates stay where they are. The
+    # checkout's target directory serves the copy too: the dependencies are
+    # not compiled again; the project's own crates are (their sources are at
+    # another path), and all twelve binaries are linked again.
     env.setdefault("RUSTUP_HOME", str(Path.home() / ".rustup"))
     env.setdefault("CARGO_HOME", str(Path.home() / ".cargo"))
+    env["CARGO_TARGET_DIR"] = str(ROOT / "target")
     env.update(PATH=os.pathsep.join([str(VENVS[venv]), env.get("PATH", "")]), HOME=str(copy / "home"),
                TB_PREFIX=prefix, TB_NET=net, TB_QUIET="1", ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_NOCOLOR="1")
     return env
