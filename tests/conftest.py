@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = ROOT / "roles" / "proxmox_cluster" / "library"
+# The module binaries scripts/build makes for this machine, and the
+# collection's module files (stubs and documentation) beside its action plugins.
+MODULES = ROOT / "bin" / "x86_64"
+DOCS = ROOT / "plugins" / "modules"
 STANDINS = Path(__file__).resolve().parent / "standins"
 VENV_BIN = ROOT / ".venv" / "bin"
 
@@ -78,7 +81,8 @@ def run_ansible(tool: str, args: list, tmp_path: Path, replay: Path | None = Non
     CompletedProcess."""
     inventory = tmp_path / "inventory.ini"
     if not inventory.exists():
-        inventory.write_text("localhost ansible_connection=local\n")
+        # The module cache of the action plugin stays in the test's directory.
+        inventory.write_text(f"localhost ansible_connection=local pve_tools_module_cache_dir={tmp_path / 'cache'}\n")
     env = ansible_env(STANDINS)
     env["ANSIBLE_INVENTORY"] = str(inventory)
     env["ANSIBLE_LOCAL_TEMP"] = str(tmp_path / "ansible-local")

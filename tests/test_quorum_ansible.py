@@ -72,7 +72,7 @@ def test_ansible_doc_renders(tmp_path):
     module_path("pve_quorum_check")
     proc = run_ansible("ansible-doc", ["pve_quorum_check"], tmp_path)
     assert proc.returncode == 0, proc.stderr
-    doc = yaml.safe_load((ROOT / "modules" / "pve_quorum_check" / "pve_quorum_check.yml").read_text())
+    doc = yaml.safe_load((ROOT / "plugins" / "modules" / "pve_quorum_check.yml").read_text())
     assert "MODULE pve_quorum_check" in proc.stdout
     options = doc["DOCUMENTATION"]["options"]
     assert set(options) == {"cluster_name", "expected_nodes", "expected_members", "require_all_online", "timeout", "interval"}

@@ -71,7 +71,7 @@ CASES = [
 
 
 def sidecar_spec(name: str) -> dict:
-    doc = yaml.safe_load((ROOT / "modules" / name / f"{name}.yml").read_text())["DOCUMENTATION"]
+    doc = yaml.safe_load((ROOT / "plugins" / "modules" / f"{name}.yml").read_text())["DOCUMENTATION"]
 
     def convert(options: dict) -> dict:
         spec = {}

@@ -12,6 +12,65 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// Keys any module's result may hold besides its own, which its
+/// documentation's `RETURN` lists: the protocol's.
+const PROTOCOL_KEYS: &[&str] = &[
+    "changed",
+    "failed",
+    "msg",
+    "invocation",
+    "diff",
+    "warnings",
+    "deprecations",
+    "skipped",
+    "exception",
+];
+
+/// The top-level keys of `RETURN` in the module's documentation
+/// (`plugins/modules/<module>.yml`): the lines indented by exactly two
+/// spaces below `RETURN:`.
+pub fn documented_return_keys(module: &str) -> Vec<String> {
+    let path = root().join("plugins/modules").join(format!("{module}.yml"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut keys = Vec::new();
+    let mut in_return = false;
+    for line in text.lines() {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if !line.starts_with(' ') {
+            in_return = line.trim_end() == "RETURN:";
+            continue;
+        }
+        if let Some(key) = in_return
+            .then(|| line.strip_prefix("  "))
+            .flatten()
+            .filter(|rest| !rest.starts_with(' '))
+            .and_then(|rest| rest.trim_end().strip_suffix(':'))
+        {
+            keys.push(key.to_string());
+        }
+    }
+    assert!(!keys.is_empty(), "{}: no RETURN keys found", path.display());
+    keys
+}
+
+/// Fails when `result`, a real result of `module`, holds a key that its
+/// `RETURN` documentation does not list: every binary test checks the docs.
+pub fn assert_documented(module: &str, result: &Value) {
+    let documented = documented_return_keys(module);
+    let undocumented: Vec<&String> = result
+        .as_object()
+        .into_iter()
+        .flat_map(|map| map.keys())
+        .filter(|k| !PROTOCOL_KEYS.contains(&k.as_str()) && !documented.contains(k))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "{module} returned {undocumented:?}, which plugins/modules/{module}.yml does not document in RETURN: {result}"
+    );
+}
+
 /// The text of a captured `pvecm` fixture.
 pub fn fixture(name: &str) -> String {
     let path = root().join("library/tests/fixtures/pvecm").join(name);
@@ -82,6 +141,20 @@ impl Bed {
         self.run_raw(bin, &[file.as_os_str()], &standin_path())
     }
 
+    /// Runs `bin -` with `stdin` as its standard input (the args as the
+    /// collection's action plugin sends them) and the stand-in first on PATH.
+    pub fn run_stdin(&self, bin: &str, stdin: &[u8]) -> Run {
+        let output = assert_cmd::Command::new(bin)
+            .arg("-")
+            .env("PATH", standin_path())
+            .env("PVECM_REPLAY", self.replay_dir())
+            .write_stdin(stdin.to_vec())
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .expect("run the module");
+        Run::from_output(bin, output)
+    }
+
     /// Runs `bin` with the given argv and PATH.
     pub fn run_raw(&self, bin: &str, argv: &[&std::ffi::OsStr], path: &str) -> Run {
         self.run_env(bin, argv, path, &[])
@@ -104,7 +177,7 @@ impl Bed {
             cmd.env(k, v);
         }
         let output = cmd.output().expect("run the module");
-        Run::from_output(output)
+        Run::from_output(bin, output)
     }
 }
 
@@ -125,7 +198,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn from_output(output: std::process::Output) -> Run {
+    fn from_output(bin: &str, output: std::process::Output) -> Run {
         let stdout = String::from_utf8(output.stdout).expect("stdout is UTF-8");
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         assert!(
@@ -135,6 +208,11 @@ impl Run {
         let json: Value = serde_json::from_str(&stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout:?}"));
         assert!(json.is_object(), "stdout must be a JSON object: {stdout}");
+        let module = Path::new(bin)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("the binary's name");
+        assert_documented(module, &json);
         Run {
             json,
             stdout,

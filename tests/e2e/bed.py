@@ -19,7 +19,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 TB = ROOT / "testbed" / "tb"
-LIBRARY = ROOT / "roles" / "proxmox_cluster" / "library"
+# The collection's module files (stubs and docs; ansible.cfg adds its
+# action plugins, which run the binaries of BIN), and the binaries.
+LIBRARY = ROOT / "plugins" / "modules"
+BIN = ROOT / "bin" / "x86_64"
 MODULES = ("pve_cluster_join", "pve_cluster_plan", "pve_cluster_status", "pve_corosync_totem", "pve_hosts", "pve_quorum_check", "pve_ssh_trust")
 
 PLAYBOOK = """\
@@ -58,8 +61,8 @@ def wait_for(pred, timeout=60.0, what="condition", interval=0.2):
 class Bed:
     def __init__(self, prefix: str, net: str, workdir: Path, nodes: int = 3, hosts: str = "iso"):
         for m in MODULES:
-            if not (LIBRARY / m).exists():
-                pytest.fail(f"{LIBRARY / m} is missing: run scripts/build first")
+            if not (BIN / m).exists():
+                pytest.fail(f"{BIN / m} is missing: run scripts/build first")
         self.prefix, self.net, self.n, self.hosts = prefix, net, nodes, hosts
         self.workdir = workdir
         self.env = dict(os.environ, TB_PREFIX=prefix, TB_NET=net, TB_QUIET="1")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bed import LIBRARY, ROOT, TB, bed_fixture, conf_nodes, conf_version, parse_corosync_conf, recap, wait_for
+from bed import BIN, ROOT, TB, bed_fixture, conf_nodes, conf_version, parse_corosync_conf, recap, wait_for
 
 PREFIX, NET = "flt", "10.93.1"
 
@@ -179,7 +179,7 @@ def test_03_hosts_sigkill_leaves_old_or_new_never_partial(bed):
     # has its own /tmp): the module is copied in, as Ansible copies it.
     module = "/root/pve_hosts"
     subprocess.run([str(TB), "exec", bed.node(3), "/bin/sh", "-c", f"cat > {module} && chmod 755 {module}"],
-                   input=(LIBRARY / "pve_hosts").read_bytes(), env=bed.env, check=True, timeout=60)
+                   input=(BIN / "pve_hosts").read_bytes(), env=bed.env, check=True, timeout=60)
     try:
         r = bed.tb("exec", bed.node(3), "python3", "-c", KILL_LOOP, module, "400",
                    json.dumps(variants), timeout=300)

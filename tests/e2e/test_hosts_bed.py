@@ -19,7 +19,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 TB = ROOT / "testbed" / "tb"
-MODULES = ROOT / "roles" / "proxmox_cluster" / "library"
+MODULES = ROOT / "plugins" / "modules"
+BINARY = ROOT / "bin" / "x86_64" / "pve_hosts"
 PREFIX = "hsb"
 NET = "10.91.7"
 DOMAIN = "tb.test"
@@ -63,8 +64,8 @@ def wait_for(pred, timeout=60, what="condition"):
 
 @pytest.fixture(scope="module")
 def inventory(request):
-    if not (MODULES / "pve_hosts").exists():
-        pytest.fail(f"{MODULES / 'pve_hosts'} is missing: run scripts/build first")
+    if not BINARY.exists():
+        pytest.fail(f"{BINARY} is missing: run scripts/build first")
     tb("down", check=False)
     request.addfinalizer(lambda: tb("down", check=False))
     tb("up", "-n", "2", "--hosts", "debian")

@@ -1,7 +1,9 @@
 //! Ansible's binary-module protocol.
 //!
 //! A module binary is `fn main() { library::ansible::run::<MyModule>() }`.
-//! [`run`] reads the args file named by `argv[1]`, splits off the
+//! [`run`] reads the args file named by `argv[1]` (or, when that is `-`,
+//! the args from standard input, as the collection's action plugin sends
+//! them: no file on the node, nothing on a command line), splits off the
 //! `_ansible_*` keys, validates the user's options against the module's
 //! [`Spec`], hands typed parameters to the module, and prints exactly one
 //! JSON object, on every path: bad arguments, a module error, a panic.
@@ -221,21 +223,54 @@ static PRINTED: AtomicBool = AtomicBool::new(false);
 /// Runs module `M` as a binary module and exits the process.
 pub fn run<M: Module>() -> ! {
     install_panic_hook(M::NAME);
-    let result = match std::env::args_os().nth(1) {
-        None => output::failed_result(&Failure::new(format!(
-            "no args file given: {} is an Ansible module; run it through Ansible, or as '{} ARGS_FILE'",
+    let result = match read_args(std::env::args_os().nth(1).as_deref(), &mut std::io::stdin()) {
+        Ok(text) => execute::<M>(&text, &SystemRunner),
+        Err(ArgsError::NotGiven) => output::failed_result(&Failure::new(format!(
+            "no args file given: {} is an Ansible module; run it through Ansible, or as '{} ARGS_FILE', or as '{} -' with the args on standard input",
+            M::NAME,
             M::NAME,
             M::NAME
         ))),
-        Some(path) => match std::fs::read(&path) {
-            Ok(bytes) => execute::<M>(&String::from_utf8_lossy(&bytes), &SystemRunner),
-            Err(err) => output::failed_result(&Failure::new(format!(
-                "cannot read the args file '{}': {err}",
-                path.to_string_lossy()
-            ))),
-        },
+        Err(ArgsError::Unreadable(msg)) => output::failed_result(&Failure::new(msg)),
     };
     finish(result)
+}
+
+/// Why the args could not be read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ArgsError {
+    /// No argument at all: the binary was started by hand.
+    NotGiven,
+    /// The file or standard input could not be read; the message says which.
+    Unreadable(String),
+}
+
+/// The text of the args: from the file named by `arg`, or from `stdin` to
+/// its end when `arg` is `-`. Bytes that are not UTF-8 are replaced, as for
+/// a file, so that the parser reports them instead of the reader.
+pub fn read_args(
+    arg: Option<&std::ffi::OsStr>,
+    stdin: &mut dyn std::io::Read,
+) -> Result<String, ArgsError> {
+    let Some(path) = arg else {
+        return Err(ArgsError::NotGiven);
+    };
+    if path == "-" {
+        let mut bytes = Vec::new();
+        return match stdin.read_to_end(&mut bytes) {
+            Ok(_) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+            Err(err) => Err(ArgsError::Unreadable(format!(
+                "cannot read the args from standard input: {err}"
+            ))),
+        };
+    }
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(err) => Err(ArgsError::Unreadable(format!(
+            "cannot read the args file '{}': {err}",
+            path.to_string_lossy()
+        ))),
+    }
 }
 
 /// Runs module `M` on the text of an args file with the given command
@@ -336,4 +371,68 @@ fn install_panic_hook(name: &'static str) {
             &secrets,
         )));
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    /// A reader that fails, as a closed or broken stdin does.
+    struct Broken;
+    impl std::io::Read for Broken {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("broken pipe"))
+        }
+    }
+
+    #[test]
+    fn args_come_from_the_file_named_or_from_stdin_for_a_dash() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("args");
+        std::fs::write(&path, r#"{"a": 1}"#).expect("write");
+        let mut unused: &[u8] = b"not read";
+        assert_eq!(
+            read_args(Some(path.as_os_str()), &mut unused),
+            Ok(r#"{"a": 1}"#.to_string())
+        );
+        assert_eq!(unused, b"not read", "a file argument leaves stdin alone");
+
+        let mut stdin: &[u8] = b"{\"b\": \"x\"}\n";
+        assert_eq!(
+            read_args(Some(OsStr::new("-")), &mut stdin),
+            Ok("{\"b\": \"x\"}\n".to_string())
+        );
+        assert!(stdin.is_empty(), "stdin is read to its end");
+    }
+
+    #[test]
+    fn unreadable_args_say_where_they_were_looked_for() {
+        let mut empty: &[u8] = b"";
+        assert_eq!(read_args(None, &mut empty), Err(ArgsError::NotGiven));
+        match read_args(Some(OsStr::new("/nonexistent/args")), &mut empty) {
+            Err(ArgsError::Unreadable(msg)) => {
+                assert!(
+                    msg.starts_with("cannot read the args file '/nonexistent/args': "),
+                    "{msg}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            read_args(Some(OsStr::new("-")), &mut Broken),
+            Err(ArgsError::Unreadable(
+                "cannot read the args from standard input: broken pipe".to_string()
+            ))
+        );
+    }
+
+    #[test]
+    fn stdin_bytes_that_are_not_utf8_reach_the_parser_replaced() {
+        let mut stdin: &[u8] = b"{\"a\": \"\xff\"}";
+        assert_eq!(
+            read_args(Some(OsStr::new("-")), &mut stdin),
+            Ok("{\"a\": \"\u{fffd}\"}".to_string())
+        );
+    }
 }

@@ -160,6 +160,7 @@ impl Bed {
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let result: Value = serde_json::from_str(stdout.trim())
             .unwrap_or_else(|e| panic!("not one JSON object ({e}): {stdout}"));
+        testkit::assert_documented("pve_cluster_join", &result);
         assert_eq!(
             out.status.code(),
             Some(i32::from(result["failed"] == json!(true))),

@@ -451,7 +451,7 @@ fn args_file_missing_unreadable_or_not_an_object() {
     run.assert_failed();
     assert_eq!(
         run.msg(),
-        "no args file given: pve_cluster_status is an Ansible module; run it through Ansible, or as 'pve_cluster_status ARGS_FILE'"
+        "no args file given: pve_cluster_status is an Ansible module; run it through Ansible, or as 'pve_cluster_status ARGS_FILE', or as 'pve_cluster_status -' with the args on standard input"
     );
     // A path that does not exist.
     let missing = bed.dir.path().join("no-such-args");
@@ -490,6 +490,32 @@ fn args_file_missing_unreadable_or_not_an_object() {
     );
     // None of these got as far as running pvecm.
     assert_eq!(bed.calls("status"), 0);
+}
+
+#[test]
+fn args_on_standard_input_give_the_same_result_as_an_args_file() {
+    let bed = healthy_bed();
+    let args =
+        json!({"cluster_name": "pve9", "_ansible_check_mode": true, "_ansible_verbosity": 3});
+    let from_file = bed.run(BIN, &args);
+    from_file.assert_ok();
+    let from_stdin = bed.run_stdin(BIN, format!("{args}\n").as_bytes());
+    from_stdin.assert_ok();
+    assert_eq!(from_stdin.json, from_file.json);
+    assert_eq!(bed.calls("status"), 2);
+    // Nothing on stdin is an empty args text, reported as the parser sees it.
+    let empty = bed.run_stdin(BIN, b"");
+    empty.assert_failed();
+    assert!(
+        empty.msg().starts_with("the args file is not valid JSON: "),
+        "{}",
+        empty.msg()
+    );
+    // A non-UTF-8 byte in a string is replaced, never a crash.
+    let odd = bed.run_stdin(BIN, b"{\"cluster_name\": \"pve\xff9\"}");
+    odd.assert_ok();
+    assert_eq!(odd.json["in_target_cluster"], json!(false));
+    assert_eq!(bed.calls("status"), 3);
 }
 
 #[test]

@@ -72,6 +72,7 @@ fn run_in(dir: &Path, args: &Value) -> (Value, i32) {
     let value = values.next().expect("a JSON value").expect("valid JSON");
     assert!(values.next().is_none(), "exactly one JSON value: {stdout}");
     assert!(value.is_object(), "an object: {stdout}");
+    testkit::assert_documented("pve_corosync_totem", &value);
     (value, output.status.code().unwrap_or(-1))
 }
 

@@ -246,6 +246,7 @@ exec "$@""#;
         );
         let result: Value = serde_json::from_str(lines[0]).expect("JSON object");
         assert!(result.is_object());
+        testkit::assert_documented("pve_hosts", &result);
         Run {
             result,
             rc: output.status.code().unwrap_or(-1),

@@ -387,7 +387,9 @@ fn preflight_facts(
         .as_ref()
         .map(|peer| host.tcp_probe(peer, req.path.port(), PEER_PROBE_TIMEOUT));
     let peer_login = match (&req.peer, &req.path, &peer_reachable) {
-        (Some(peer), JoinPath::Ssh, Some(Ok(()))) if req.check_ssh_login => Some(ssh_login(ctx, peer)?),
+        (Some(peer), JoinPath::Ssh, Some(Ok(()))) if req.check_ssh_login => {
+            Some(ssh_login(ctx, peer)?)
+        }
         _ => None,
     };
     Ok(Facts {
