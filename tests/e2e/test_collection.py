@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from bed import ROOT, TB, bed_fixture, recap
+from bed import MODULES, ROOT, TB, bed_fixture, recap
 
 PREFIX, NET = "col", "10.93.3"
 CLUSTER = "Coll"
@@ -110,8 +110,7 @@ def ctl(bed, tmp_path_factory):
 
 def test_the_installed_collection_documents_itself(ctl):
     """ansible-doc and the collection's playbook, from the installed copy."""
-    names = [f"pve_tools.cluster.{m}" for m in ("pve_cluster_join", "pve_cluster_status", "pve_corosync_totem",
-                                                  "pve_hosts", "pve_quorum_check", "pve_ssh_trust")]
+    names = [f"pve_tools.cluster.{m}" for m in MODULES]
     r = ctl.run("ansible-doc", "-l", "pve_tools.cluster", check=True)
     assert sorted(line.split()[0] for line in r.stdout.splitlines() if line.strip()) == names, r.stdout
     r = ctl.run("ansible-doc", *names, check=True)
