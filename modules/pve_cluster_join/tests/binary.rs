@@ -4,7 +4,9 @@
 //!
 //! The node's files are read under `PVE_CLUSTER_JOIN_ROOT` (a temporary
 //! directory), and the peer's port is a listener of the test
-//! (`PVE_CLUSTER_JOIN_PEER_PORT`).
+//! (`PVE_CLUSTER_JOIN_PEER_PORT`). The binary reads both only because this
+//! crate's dev-dependency builds `library` with the feature `test-seams`;
+//! the shipped binaries do not (tests/test_shipped.py).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -2,10 +2,12 @@
 //! process table, the host name, a TCP port of the peer, the clock, and the
 //! node-local lock. [`RealHost`] is the node; tests use a fake.
 //!
-//! Paths are absolute node paths (`/etc/pve/corosync.conf`). [`RealHost`]
-//! reads them under `$PVE_CLUSTER_JOIN_ROOT` when that is set, and probes
-//! `$PVE_CLUSTER_JOIN_PEER_PORT` instead of the join path's port: both
-//! exist for the binary tests, which cannot own `/etc/pve` or port 22.
+//! Paths are absolute node paths (`/etc/pve/corosync.conf`). Only in a build
+//! with the feature `test-seams` (which the binary tests' dev-dependency
+//! turns on; `cargo build` of the shipped binaries never does),
+//! [`RealHost`] reads them under `$PVE_CLUSTER_JOIN_ROOT` when that is set,
+//! and probes `$PVE_CLUSTER_JOIN_PEER_PORT` instead of the join path's
+//! port: the binary tests cannot own `/etc/pve` or port 22.
 
 use std::io::ErrorKind;
 use std::net::{TcpStream, ToSocketAddrs};
@@ -51,7 +53,18 @@ pub struct RealHost {
 }
 
 impl RealHost {
-    /// The node, with the test overrides from the environment.
+    /// The node.
+    #[cfg(not(feature = "test-seams"))]
+    pub fn from_env() -> RealHost {
+        RealHost {
+            root: PathBuf::from("/"),
+            started: Instant::now(),
+            peer_port: None,
+        }
+    }
+
+    /// The node, with the binary tests' overrides from the environment.
+    #[cfg(feature = "test-seams")]
     pub fn from_env() -> RealHost {
         RealHost {
             root: std::env::var_os("PVE_CLUSTER_JOIN_ROOT")
