@@ -5,10 +5,11 @@
 //! the pure Proxmox VE logic (parsers and planners over captured text);
 //! `hosts` models `/etc/hosts`; `resolve` judges what the resolver answers
 //! for it; `fsutil` writes files safely; `lock` keeps two runs on one node
-//! apart; `modules` holds the modules themselves, the glue that reads
+//! apart; `cluster_lock` takes Proxmox VE's cluster-wide lock in `/etc/pve`; `modules` holds the modules themselves, the glue that reads
 //! state, plans, stops in check mode and applies.
 
 pub mod ansible;
+pub mod cluster_lock;
 pub mod cmd;
 pub mod fsutil;
 pub mod hosts;

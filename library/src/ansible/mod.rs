@@ -142,6 +142,14 @@ impl Context<'_> {
 #[derive(Debug)]
 pub struct ChangeToken(());
 
+#[cfg(test)]
+impl ChangeToken {
+    /// A token for the library's own unit tests.
+    pub(crate) fn for_tests() -> ChangeToken {
+        ChangeToken(())
+    }
+}
+
 /// A successful result.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Outcome {

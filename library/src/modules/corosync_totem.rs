@@ -11,9 +11,10 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::ansible::{ChangeToken, Context, Failure, Module, Opt, Outcome, Spec, Type};
+use crate::cluster_lock::{self, file_lock_id, ClusterLock};
 use crate::fsutil::errno::{EINVAL, ENOSYS, ENOTSUP};
-use crate::fsutil::parent_dir;
-use crate::pve::totem::{self, Plan, TotemError, WriteStep};
+use crate::fsutil::{parent_dir, write_atomic, WriteOptions};
+use crate::pve::totem::{self, Plan, Setting, TotemError, WriteStep};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -44,46 +45,110 @@ impl Module for CorosyncTotem {
             totem::settings_from_json(&params.totem).map_err(|e| Failure::new(e.to_string()))?;
         let path = params.path.as_str();
         let before = read_conf(path)?;
-        let plan = totem::plan(&before, &settings).map_err(|e| match e {
-            TotemError::Parse(_) | TotemError::NoConfigVersion(_) => Failure::new(format!(
-                "cannot change {path}: {e}; fix the file first. {path} was left unchanged"
-            )),
-            other => Failure::new(other.to_string()),
-        })?;
-        let mut outcome = report(&plan);
+        let plan = plan_for(path, &before, &settings)?;
         if !plan.changed() {
-            outcome.msg = Some(format!(
-                "the totem settings of {path} are already as given (config_version {})",
-                plan.config_version_before
-            ));
-            return Ok(outcome);
+            return Ok(unchanged(path, &plan));
         }
-        outcome.changed = true;
-        outcome.diff = Some(json!({
-            "before": before,
-            "after": plan.after,
-            "before_header": path,
-            "after_header": path,
-        }));
-        let summary = plan
-            .changes
-            .iter()
-            .map(|c| format!("{}={}", c.key, c.after))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let versions = format!(
-            "config_version {} -> {}",
-            plan.config_version_before, plan.config_version_after
-        );
         if ctx.check_mode() {
-            outcome.msg = Some(format!("would set {summary} in {path} ({versions})"));
+            let mut outcome = changed(path, &before, &plan);
+            outcome.msg = Some(format!("would set {}", what(path, &plan)));
             return Ok(outcome);
         }
         let token = ctx.change_token()?;
+        // Read, plan and write again under PVE's lock, as PVE's own writers
+        // do: an edit made meanwhile by someone else is the one built on.
+        let target = Path::new(path);
+        let dir = parent_dir(target);
+        let name = target
+            .file_name()
+            .map_or_else(|| path.to_string(), |n| n.to_string_lossy().into_owned());
+        let _lock = ClusterLock::acquire(
+            &dir.join("priv").join("lock"),
+            &file_lock_id(&name),
+            cluster_lock::DEFAULT_WAIT,
+            &token,
+        )
+        .map_err(|e| Failure::new(format!("{e}. {path} was left unchanged")))?;
+        let before = read_conf(path)?;
+        let plan = plan_for(path, &before, &settings)?;
+        if !plan.changed() {
+            return Ok(unchanged(path, &plan));
+        }
+        let backup = backup_path(path);
+        write_backup(&backup, &before, &token)
+            .map_err(|e| Failure::new(format!("{e}. {path} was left unchanged")))?;
         replace_via_new(path, &before, &plan.after, &token)?;
-        outcome.msg = Some(format!("set {summary} in {path} ({versions})"));
+        let mut outcome = changed(path, &before, &plan).with("backup", &backup);
+        outcome.msg = Some(format!(
+            "set {} (the previous file is {backup})",
+            what(path, &plan)
+        ));
         Ok(outcome)
     }
+}
+
+fn plan_for(path: &str, before: &str, settings: &[(String, Setting)]) -> Result<Plan, Failure> {
+    totem::plan(before, settings).map_err(|e| match e {
+        TotemError::Parse(_) | TotemError::NoConfigVersion(_) => Failure::new(format!(
+            "cannot change {path}: {e}; fix the file first. {path} was left unchanged"
+        )),
+        other => Failure::new(other.to_string()),
+    })
+}
+
+fn unchanged(path: &str, plan: &Plan) -> Outcome {
+    let mut outcome = report(plan);
+    outcome.msg = Some(format!(
+        "the totem settings of {path} are already as given (config_version {})",
+        plan.config_version_before
+    ));
+    outcome
+}
+
+fn changed(path: &str, before: &str, plan: &Plan) -> Outcome {
+    let mut outcome = report(plan);
+    outcome.changed = true;
+    outcome.diff = Some(json!({
+        "before": before,
+        "after": plan.after,
+        "before_header": path,
+        "after_header": path,
+    }));
+    outcome
+}
+
+/// `token=10000, ... in <path> (config_version 2 -> 3)`.
+fn what(path: &str, plan: &Plan) -> String {
+    let summary = plan
+        .changes
+        .iter()
+        .map(|c| format!("{}={}", c.key, c.after))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "{summary} in {path} (config_version {} -> {})",
+        plan.config_version_before, plan.config_version_after
+    )
+}
+
+/// `<path>.bak`, where the documented procedure keeps the previous file.
+fn backup_path(path: &str) -> String {
+    format!("{path}.bak")
+}
+
+/// The file as it was, at `<path>.bak` (replaced, as `cp` would). A new
+/// file gets 0640, the one mode pmxcfs allows outside `priv`
+/// (`cfs_fuse_chmod` in pve-cluster's `src/pmxcfs/pmxcfs.c`).
+fn write_backup(backup: &str, before: &str, _token: &ChangeToken) -> Result<(), String> {
+    write_atomic(
+        Path::new(backup),
+        before.as_bytes(),
+        &WriteOptions {
+            new_file_mode: 0o640,
+        },
+    )
+    .map(|_| ())
+    .map_err(|e| format!("cannot keep the previous file as {backup}: {e}"))
 }
 
 /// The return values common to every successful run.

@@ -1,4 +1,5 @@
-//! The built module, run on a temporary `corosync.conf`.
+//! The built module, run on a temporary `corosync.conf` in a directory laid
+//! out as `/etc/pve` is (with `priv/`, where PVE keeps its cluster locks).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ impl Bed {
         let dir = tempfile::tempdir().expect("temp dir");
         let conf = dir.path().join("corosync.conf");
         fs::write(&conf, text).expect("write conf");
+        fs::create_dir(dir.path().join("priv")).expect("priv");
         Bed { dir, conf }
     }
 
@@ -36,12 +38,12 @@ impl Bed {
         fs::read_to_string(&self.conf).expect("read conf")
     }
 
-    /// Names in the directory besides the args file.
+    /// Names in the directory besides the args file and `priv`.
     fn files(&self) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(self.dir.path())
             .expect("read dir")
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .filter(|n| n != "args.json")
+            .filter(|n| n != "args.json" && n != "priv")
             .collect();
         names.sort();
         names
@@ -116,8 +118,82 @@ fn a_change_bumps_the_version_and_keeps_every_other_byte() {
             totem_block.contains("  token: 10000\n"),
             "{name}: token in totem"
         );
-        assert_eq!(bed.files(), vec!["corosync.conf"], "{name}: no copy left");
+        assert_eq!(
+            bed.files(),
+            vec!["corosync.conf", "corosync.conf.bak"],
+            "{name}: no copy left"
+        );
+        let backup = fs::read_to_string(bed.dir.path().join("corosync.conf.bak")).expect("bak");
+        assert_eq!(backup, original, "{name}: the previous file is kept");
+        assert_eq!(out["backup"], json!(format!("{}.bak", bed.path())));
+        // PVE's lock directory was made and is gone again.
+        assert_eq!(lock_dir_entries(&bed), Vec::<String>::new(), "{name}");
     }
+}
+
+fn lock_dir_entries(bed: &Bed) -> Vec<String> {
+    fs::read_dir(bed.dir.path().join("priv/lock"))
+        .expect("priv/lock was made")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// PVE's writers of corosync.conf take the cluster lock
+/// `/etc/pve/priv/lock/file-corosync_conf` first (pve-cluster,
+/// `src/PVE/Cluster.pm`, `cfs_lock_file`): while another writer holds it,
+/// the module waits PVE's 10 s, asks pmxcfs to release an expired lock
+/// (times set to 0), and then fails without touching the file.
+#[test]
+fn a_held_cluster_lock_stops_the_edit() {
+    let original = fixture("corosync-conf-reference-pve61.conf");
+    let bed = Bed::with(&original);
+    let held = bed.dir.path().join("priv/lock/file-corosync_conf");
+    fs::create_dir_all(&held).expect("lock");
+    let started = std::time::Instant::now();
+    let (out, code) = bed.run(json!({"totem": {"token": 10000}}));
+    assert!(started.elapsed() >= std::time::Duration::from_secs(10));
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(out["changed"], json!(false));
+    let msg = out["msg"].as_str().expect("msg");
+    assert!(
+        msg.starts_with(&format!(
+            "cannot take Proxmox VE's cluster lock {}: another writer",
+            held.display()
+        )),
+        "{msg}"
+    );
+    assert!(
+        msg.ends_with(&format!("{} was left unchanged", bed.path())),
+        "{msg}"
+    );
+    assert_eq!(bed.text(), original);
+    assert_eq!(bed.files(), vec!["corosync.conf"]);
+    assert!(held.is_dir(), "someone else's lock stays");
+    let mtime = fs::metadata(&held)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    assert_eq!(
+        mtime,
+        std::time::UNIX_EPOCH,
+        "pmxcfs was asked to release it"
+    );
+}
+
+/// Without `priv/lock` (and no way to make it), pmxcfs is not mounted:
+/// PVE says "pve cluster filesystem not online".
+#[test]
+fn no_cluster_file_system_no_edit() {
+    let original = fixture("corosync-conf-reference-pve61.conf");
+    let bed = Bed::with(&original);
+    fs::remove_dir(bed.dir.path().join("priv")).expect("rm priv");
+    let (out, code) = bed.run(json!({"totem": {"token": 10000}}));
+    assert_eq!(code, 1, "{out}");
+    let msg = out["msg"].as_str().expect("msg");
+    assert!(
+        msg.contains("the cluster file system (pve-cluster) is not running"),
+        "{msg}"
+    );
+    assert_eq!(bed.text(), original);
 }
 
 #[test]
@@ -130,7 +206,7 @@ fn changes_an_existing_value_in_place() {
     assert_eq!(
         out["msg"],
         json!(format!(
-            "set link_mode=active, secauth=off in {} (config_version 2 -> 3)",
+            "set link_mode=active, secauth=off in {0} (config_version 2 -> 3) (the previous file is {0}.bak)",
             bed.path()
         ))
     );
