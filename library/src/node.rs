@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 
 use crate::cmd::{Cmd, CmdError, Runner};
 use crate::ssh::PublicKey;
@@ -40,6 +41,63 @@ pub struct NodeInfo {
     pub ssh_host_key: Option<String>,
     /// Root's public keys by type, `type base64 comment`.
     pub root_ssh_keys: BTreeMap<String, String>,
+    /// The certificate the API (pveproxy) serves: of [`API_CERTIFICATES`],
+    /// the first that exists in the node's own directory of `/etc/pve`.
+    pub api_certificate: Option<String>,
+    /// Its SHA-256 fingerprint as `pvecm add --fingerprint` takes it
+    /// (`AB:CD:...`); `None` when no certificate is readable.
+    pub api_fingerprint: Option<String>,
+}
+
+/// The certificates pveproxy serves, in its order of preference, in
+/// `/etc/pve/local` (pmxcfs's link to `/etc/pve/nodes/<node>`): an
+/// uploaded one (`pveproxy-ssl.pem`, as `pvenode cert set` or ACME leave
+/// it), else the node's own, signed by the cluster's CA (`pve-ssl.pem`).
+pub const API_CERTIFICATES: [&str; 2] = ["pveproxy-ssl.pem", "pve-ssl.pem"];
+
+/// The SHA-256 fingerprint of the first certificate in a PEM text (a chain
+/// starts with the server's own), upper-case hex pairs joined by `:`, as
+/// `openssl x509 -fingerprint -sha256` and PVE print it. `None` without a
+/// well-formed certificate block.
+pub fn pem_fingerprint(pem: &str) -> Option<String> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let start = pem.find(BEGIN)? + BEGIN.len();
+    let end = start + pem[start..].find(END)?;
+    let body: String = pem[start..end]
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let der = crate::ssh::digest::base64_decode(&body)?;
+    if der.is_empty() {
+        return None;
+    }
+    let digest = sha2::Sha256::digest(&der);
+    Some(
+        digest
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<Vec<_>>()
+            .join(":"),
+    )
+}
+
+/// The certificate pveproxy serves on the node `node` (this node) and its
+/// fingerprint, read from `/etc/pve/nodes/<node>`, where `/etc/pve/local`
+/// leads.
+pub fn api_certificate(node: Option<&str>) -> (Option<String>, Option<String>) {
+    let dir = node.map_or_else(
+        || "/etc/pve/local".to_string(),
+        |n| format!("/etc/pve/nodes/{n}"),
+    );
+    for name in API_CERTIFICATES {
+        let path = format!("{dir}/{name}");
+        if let Ok(text) = fs::read_to_string(&path) {
+            let fingerprint = pem_fingerprint(&text);
+            return (Some(path), fingerprint);
+        }
+    }
+    (None, None)
 }
 
 /// SSH key types, in the order host keys are preferred for pinning.
@@ -164,7 +222,10 @@ pub fn read(runner: &dyn Runner) -> Result<NodeInfo, CmdError> {
         }
         None => None,
     };
+    let (api_certificate, api_fingerprint) = api_certificate(hostname().as_deref());
     Ok(NodeInfo {
+        api_certificate,
+        api_fingerprint,
         hostname: hostname(),
         fqdn,
         ipv4_addresses,
@@ -191,6 +252,46 @@ mod tests {
 4: vmbr0    inet6 fd00::11/64 scope global \\       valid_lft forever preferred_lft forever
 4: vmbr0    inet6 fe80::be24:11ff:fe00:1/64 scope link \\       valid_lft forever preferred_lft forever
 ";
+
+    fn cert(name: &str) -> String {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/certs/");
+        fs::read_to_string(format!("{path}{name}")).unwrap()
+    }
+
+    #[test]
+    fn the_api_fingerprint_is_openssls_sha256_of_the_first_certificate() {
+        // fingerprints.txt: `openssl x509 -noout -fingerprint -sha256` of
+        // the server certificate and of the CA appended after it.
+        let expected = cert("fingerprints.txt");
+        let server = expected.lines().next().unwrap().rsplit('=').next().unwrap();
+        assert_eq!(
+            pem_fingerprint(&cert("pve-ssl.pem")).as_deref(),
+            Some(server)
+        );
+        assert_eq!(
+            pem_fingerprint(&cert("pveproxy-chain.pem")).as_deref(),
+            Some(server)
+        );
+        assert!(join_fingerprint_ok(server));
+    }
+
+    fn join_fingerprint_ok(fp: &str) -> bool {
+        crate::pve::join::check_fingerprint(fp).is_ok()
+    }
+
+    #[test]
+    fn no_certificate_no_fingerprint() {
+        assert_eq!(pem_fingerprint(""), None);
+        assert_eq!(
+            pem_fingerprint("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"),
+            None
+        );
+        assert_eq!(
+            pem_fingerprint("-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n"),
+            None
+        );
+        assert_eq!(pem_fingerprint("-----BEGIN CERTIFICATE-----\nAAAA\n"), None);
+    }
 
     #[test]
     fn the_fqdn_is_the_first_name_with_a_dot_as_ansible_finds_it() {

@@ -158,6 +158,17 @@ def test_04_input_mistakes_are_refused_before_any_change(bed):
     r = bed.role("lab", "--limit", f"{bed.node(1)},{bed.node(2)}")
     assert r.returncode != 0
     assert f"{bed.node(3)} (not in this run (--limit" in messages(r.stdout)[bed.node(1)]
+    # An API join with a fingerprint that is not the one of the certificate
+    # pveproxy serves on the first node (pvecm add would refuse every join).
+    pw = write(bed.workdir, "pw.yml", f"pve_cluster_join_password: {bed.password()!r}\n")
+    wrong = ":".join(["AB"] * 32)
+    r = bed.role("lab", "-e", "pve_cluster_join_use_ssh=false", "-e", f"@{pw}",
+                 "-e", f"pve_cluster_join_fingerprint={wrong}")
+    assert r.returncode != 0
+    msg = messages(r.stdout)[bed.node(1)]
+    assert (f"pve_cluster_join_fingerprint is {wrong}, but the API certificate of the first node {bed.node(1)} "
+            f"(/etc/pve/nodes/{bed.node(1)}/pve-ssl.pem, the one pveproxy serves) has the fingerprint "
+            f"{bed.fingerprint(1)}") in msg, msg
     assert snapshot(bed) == before
 
 

@@ -31,6 +31,35 @@ pub struct ClusterStatus;
 pub struct Params {
     cluster_name: Option<String>,
     node_info: bool,
+    api_fingerprint: Option<String>,
+}
+
+/// The node's API certificate must have the fingerprint the user gave: a
+/// join through this node would otherwise be refused by `pvecm add`.
+fn check_api_fingerprint(
+    expected: &str,
+    path: Option<&str>,
+    actual: Option<&str>,
+) -> Result<(), Failure> {
+    let which = node::API_CERTIFICATES
+        .map(|c| format!("/etc/pve/local/{c}"))
+        .join(" or ");
+    match (path, actual) {
+        (_, Some(actual)) if actual == expected => Ok(()),
+        (Some(path), Some(actual)) => Err(Failure::new(format!(
+            "the API certificate of this node ({path}, the one pveproxy serves) has the fingerprint \
+             {actual}, not the given {expected}; a join through this node would be refused. Give \
+             its fingerprint, or leave it out: the role then reads it from the node"
+        ))),
+        (Some(path), None) => Err(Failure::new(format!(
+            "{path} holds no readable certificate, so its fingerprint cannot be compared with the \
+             given {expected}; run 'pvecm updatecerts' on this node"
+        ))),
+        (None, _) => Err(Failure::new(format!(
+            "this node has no API certificate ({which}), so its fingerprint cannot be compared \
+             with the given {expected}; is pve-cluster running? run 'pvecm updatecerts'"
+        ))),
+    }
 }
 
 /// Where the node stands, in one stable word (`reason` in the result).
@@ -83,10 +112,19 @@ impl Module for ClusterStatus {
         Spec::new(vec![
             Opt::new("cluster_name", Type::Str),
             Opt::new("node_info", Type::Bool).default(false),
+            Opt::new("api_fingerprint", Type::Str),
         ])
     }
 
     fn run(params: Params, ctx: &mut Context<'_>) -> Result<Outcome, Failure> {
+        let expected_fingerprint = match params.api_fingerprint.as_deref() {
+            None | Some("") => None,
+            Some(fp) => {
+                join::check_fingerprint(fp)
+                    .map_err(|e| Failure::new(format!("api_fingerprint: {e}")))?;
+                Some(fp.to_ascii_uppercase())
+            }
+        };
         // The node's own identity comes first: it is wanted also when the
         // cluster state cannot be read (pmxcfs waiting for /etc/hosts).
         let info = if params.node_info {
@@ -113,6 +151,10 @@ impl Module for ClusterStatus {
         };
         for warning in &probe.warnings {
             ctx.warn(warning.clone());
+        }
+        if let Some(expected) = expected_fingerprint {
+            let (path, actual) = node::api_certificate(name.as_deref());
+            check_api_fingerprint(&expected, path.as_deref(), actual.as_deref())?;
         }
         let mut data = report(&probe.status, params.cluster_name.as_deref(), &host, name);
         data.extend(object(&local));
@@ -220,4 +262,37 @@ fn resolves_beyond_loopback(ctx: &Context<'_>, name: &str) -> bool {
                 .any(|ip| !ip.is_loopback())
         })
         .unwrap_or(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_api_fingerprint;
+
+    const FP: &str = "21:7F:32:C6:73:29:ED:9A:BA:2C:E6:08:DB:19:BF:F6:8F:E0:95:36:02:4E:B0:E7:7F:9A:2E:FE:EA:B8:49:EB";
+    const OTHER: &str = "29:D1:32:63:2F:26:89:79:35:54:C3:69:32:22:DB:99:F1:25:9A:2C:B2:FE:A5:50:C0:2C:A0:7E:8D:B0:82:35";
+    const PEM: &str = "/etc/pve/local/pve-ssl.pem";
+
+    fn msg(r: Result<(), super::Failure>) -> String {
+        r.expect_err("a failure").msg
+    }
+
+    #[test]
+    fn a_given_fingerprint_must_be_the_served_certificates() {
+        assert!(check_api_fingerprint(FP, Some(PEM), Some(FP)).is_ok());
+        let m = msg(check_api_fingerprint(OTHER, Some(PEM), Some(FP)));
+        assert!(
+            m.starts_with(&format!(
+                "the API certificate of this node ({PEM}, the one pveproxy serves) has the \
+                 fingerprint {FP}, not the given {OTHER}"
+            )),
+            "{m}"
+        );
+        let m = msg(check_api_fingerprint(FP, Some(PEM), None));
+        assert!(
+            m.starts_with(&format!("{PEM} holds no readable certificate")),
+            "{m}"
+        );
+        let m = msg(check_api_fingerprint(FP, None, None));
+        assert!(m.starts_with("this node has no API certificate (/etc/pve/local/pveproxy-ssl.pem or /etc/pve/local/pve-ssl.pem)"), "{m}");
+    }
 }

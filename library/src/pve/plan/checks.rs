@@ -143,13 +143,36 @@ fn check_join_settings(input: &Input, found: &mut Found) {
                 .to_string(),
         );
     }
-    if j.fingerprint.is_empty() {
-        found.problems.push(
-            "pve_cluster_join_use_ssh is false, so the nodes join through the API, which needs \
-             pve_cluster_join_fingerprint (the SHA-256 fingerprint of the first node's API \
-             certificate: 'pvenode cert info' on it)"
-                .to_string(),
-        );
+}
+
+/// An API join checks the first node's certificate against the given
+/// fingerprint (`pvecm add --fingerprint`). None given: the role reads it
+/// from the first node right before the joins. One given: it must be the
+/// first node's, when that node could tell it at the start.
+pub fn check_api_fingerprint(input: &Input, state: &ClusterState, found: &mut Found) {
+    let j = &input.join;
+    if j.use_ssh || j.fingerprint.is_empty() || state.joiners.is_empty() {
+        return;
+    }
+    let Some(first) = state.first_node.as_deref() else {
+        return;
+    };
+    let info = report_of(input, first).and_then(|r| r.status.node.as_ref());
+    let Some((path, actual)) = info.and_then(|i| {
+        i.api_certificate
+            .as_deref()
+            .zip(i.api_fingerprint.as_deref())
+    }) else {
+        return;
+    };
+    if !actual.eq_ignore_ascii_case(&j.fingerprint) {
+        found.problems.push(format!(
+            "pve_cluster_join_fingerprint is {}, but the API certificate of the first node {first} \
+             ({path}, the one pveproxy serves) has the fingerprint {actual}, so pvecm add would \
+             refuse every join: give that fingerprint, or leave pve_cluster_join_fingerprint empty \
+             and the role reads it from {first}",
+            j.fingerprint
+        ));
     }
 }
 

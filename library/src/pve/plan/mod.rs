@@ -73,6 +73,7 @@ pub fn plan(input: &Input) -> Plan {
     let table = table::build(input, &entries, &mut found);
     checks::check_nodes(input, &table, &mut found);
     let state = checks::cluster_state(input, &table, &mut found);
+    checks::check_api_fingerprint(input, &state, &mut found);
     finish(input, table, state, found)
 }
 

@@ -211,9 +211,8 @@ pub struct JoinArgs {
     pub votes: Option<u32>,
     /// Join over SSH; `None` for the create.
     pub use_ssh: Option<bool>,
-    /// The peer's certificate fingerprint, for an API join.
-    pub fingerprint: Option<String>,
-    /// The join goes through the API and needs the password.
+    /// The join goes through the API and needs the password and the
+    /// peer's certificate fingerprint (read from the peer when it joins).
     pub api: bool,
 }
 
@@ -239,7 +238,6 @@ pub fn join_args(
             nodeid: node.nodeid,
             votes: node.votes,
             use_ssh: peer.map(|_| input.join.use_ssh),
-            fingerprint: api.then(|| input.join.fingerprint.clone()),
             api,
         }
     };

@@ -261,14 +261,41 @@ fn api_joins_need_their_settings_before_any_change() {
     i.join.use_ssh = false;
     let plan = plan(&i);
     stops_for(&plan, "which needs pve_cluster_join_password");
-    assert!(plan
-        .msg
-        .contains("which needs pve_cluster_join_fingerprint"));
     i.join.password_given = true;
+    // No fingerprint given: the role reads the first node's.
+    let plan = super::plan(&i);
+    assert!(!plan.stop, "{}", plan.msg);
+    assert!(plan.join_args["pve2"].api);
     i.join.fingerprint = "AB:CD".into();
     let plan = super::plan(&i);
     stops_for(&plan, "pve_cluster_join_fingerprint: ");
     i.join.fingerprint = ["AB"; 32].join(":");
+    assert!(!super::plan(&i).stop);
+}
+
+#[test]
+fn a_given_fingerprint_must_be_the_first_nodes() {
+    let served = ["AB"; 32].join(":");
+    let mut first = standalone(1);
+    first["node"]["api_certificate"] = json!("/etc/pve/local/pve-ssl.pem");
+    first["node"]["api_fingerprint"] = json!(served);
+    let mut i = input(vec![first, standalone(2)]);
+    i.join.use_ssh = false;
+    i.join.password_given = true;
+    i.join.fingerprint = served.to_lowercase();
+    assert!(!plan(&i).stop);
+    i.join.fingerprint = ["CD"; 32].join(":");
+    let plan = plan(&i);
+    stops_for(
+        &plan,
+        &format!(
+            "pve_cluster_join_fingerprint is {}, but the API certificate of the first node pve1 \
+             (/etc/pve/local/pve-ssl.pem, the one pveproxy serves) has the fingerprint {served}",
+            i.join.fingerprint
+        ),
+    );
+    // Over SSH the fingerprint is not used.
+    i.join.use_ssh = true;
     assert!(!super::plan(&i).stop);
 }
 
