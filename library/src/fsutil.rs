@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use errno::{EACCES, EBUSY, EDQUOT, ENOENT, ENOSPC, EPERM, EROFS, EXDEV};
+use errno::{EACCES, EBUSY, EDQUOT, EFBIG, EIO, ENOENT, ENOSPC, EPERM, EROFS, EXDEV};
 
 /// The Linux error numbers the file writers tell apart.
 pub mod errno {
@@ -20,6 +20,7 @@ pub mod errno {
     pub const EBUSY: i32 = 16;
     pub const EEXIST: i32 = 17;
     pub const EXDEV: i32 = 18;
+    pub const EFBIG: i32 = 27;
     pub const EINVAL: i32 = 22;
     pub const ENOSPC: i32 = 28;
     pub const EROFS: i32 = 30;
@@ -69,6 +70,7 @@ pub struct WriteReport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FsErrorKind {
     NoSpace,
+    TooLarge,
     ReadOnly,
     PermissionDenied,
     NotFound,
@@ -79,6 +81,7 @@ impl FsErrorKind {
     fn of(error: &io::Error) -> FsErrorKind {
         match error.raw_os_error() {
             Some(ENOSPC | EDQUOT) => FsErrorKind::NoSpace,
+            Some(EFBIG) => FsErrorKind::TooLarge,
             Some(EROFS) => FsErrorKind::ReadOnly,
             Some(EACCES | EPERM) => FsErrorKind::PermissionDenied,
             Some(ENOENT) => FsErrorKind::NotFound,
@@ -110,7 +113,29 @@ pub struct FsError {
     pub source: io::Error,
 }
 
+impl FsErrorKind {
+    fn cause(self, source: &io::Error) -> String {
+        match self {
+            FsErrorKind::NoSpace => "no space left on the device (or quota exceeded)".to_string(),
+            FsErrorKind::TooLarge => format!("the file is too large ({source})"),
+            FsErrorKind::ReadOnly => "the file system is read-only".to_string(),
+            FsErrorKind::PermissionDenied => {
+                format!("permission denied ({source}); run as root, e.g. with become: true")
+            }
+            FsErrorKind::NotFound => format!("not found ({source})"),
+            FsErrorKind::Other => source.to_string(),
+        }
+    }
+}
+
 impl FsError {
+    /// The file is in Proxmox VE's cluster file system, whose refusals
+    /// mean something else than a disk's (pve-cluster, `src/pmxcfs/`:
+    /// `EACCES` without quorum, `EFBIG` beyond `MEMDB_MAX_FILE_SIZE`).
+    fn in_pmxcfs(&self) -> bool {
+        self.path.starts_with("/etc/pve")
+    }
+
     fn new(path: &Path, step: Step, source: io::Error) -> FsError {
         FsError {
             path: path.to_path_buf(),
@@ -124,17 +149,22 @@ impl FsError {
 impl fmt::Display for FsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let path = self.path.display();
-        let cause = match self.kind {
-            FsErrorKind::NoSpace => "no space left on the device (or quota exceeded)".to_string(),
-            FsErrorKind::ReadOnly => "the file system is read-only".to_string(),
-            FsErrorKind::PermissionDenied => {
-                format!(
-                    "permission denied ({}); run as root, e.g. with become: true",
-                    self.source
-                )
-            }
-            FsErrorKind::NotFound => format!("not found ({})", self.source),
-            FsErrorKind::Other => self.source.to_string(),
+        let cause = match (self.kind, self.in_pmxcfs()) {
+            (FsErrorKind::PermissionDenied | FsErrorKind::ReadOnly, true) => format!(
+                "pmxcfs refused the write ({}): /etc/pve is read-only while the cluster is not \
+                 quorate; restore quorum (see 'pvecm status') and retry",
+                self.source
+            ),
+            (FsErrorKind::TooLarge, true) => format!(
+                "pmxcfs refused the write ({}): it keeps no file larger than 1 MiB",
+                self.source
+            ),
+            (FsErrorKind::Other, true) if self.source.raw_os_error() == Some(EIO) => format!(
+                "pmxcfs refused the write ({}), as it does for a while after a node joins or while \
+                 it resynchronises; retry once 'pvecm status' shows this node in a quorate cluster",
+                self.source
+            ),
+            (kind, _) => kind.cause(&self.source),
         };
         let unchanged = format!("{path} was left unchanged");
         match self.step {
@@ -573,6 +603,38 @@ mod tests {
             file.write_all(&bytes[..bytes.len() / 2])?;
             Err(io::Error::from_raw_os_error(ENOSPC))
         }
+    }
+
+    /// pmxcfs answers `EACCES` to root without quorum (`dcdb.c`), `EFBIG`
+    /// beyond 1 MiB (`memdb.c`, `MEMDB_MAX_FILE_SIZE`) and `EIO` while it
+    /// resynchronises: each gets its own message for files in /etc/pve.
+    #[test]
+    fn pmxcfs_refusals_say_what_they_mean() {
+        let err = |path: &str, errno: i32| {
+            FsError::new(
+                Path::new(path),
+                Step::CreateTemp,
+                io::Error::from_raw_os_error(errno),
+            )
+            .to_string()
+        };
+        let keys = "/etc/pve/priv/authorized_keys";
+        let msg = err(keys, EACCES);
+        assert!(
+            msg.starts_with(&format!("cannot create a temporary file next to {keys}: pmxcfs refused the write (Permission denied (os error 13)): /etc/pve is read-only while the cluster is not quorate")),
+            "{msg}"
+        );
+        assert!(
+            msg.ends_with(&format!("{keys} was left unchanged")),
+            "{msg}"
+        );
+        assert!(err(keys, EFBIG).contains("it keeps no file larger than 1 MiB"));
+        assert!(err(keys, EIO)
+            .contains("retry once 'pvecm status' shows this node in a quorate cluster"));
+        // Elsewhere, the same errors mean what they mean on a disk.
+        assert!(err("/etc/hosts", EACCES).contains("run as root, e.g. with become: true"));
+        assert!(err("/etc/pvefoo", EACCES).contains("run as root"));
+        assert!(err("/etc/hosts", EFBIG).contains("the file is too large"));
     }
 
     #[test]
