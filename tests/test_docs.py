@@ -29,7 +29,7 @@ def doc(bindir, *args):
 
 
 def test_every_module_is_documented():
-    assert MODULES == ["pve_cluster_join", "pve_cluster_plan", "pve_cluster_status", "pve_corosync_totem",
+    assert MODULES == ["pve_cluster_join", "pve_cluster_node", "pve_cluster_plan", "pve_cluster_status", "pve_corosync_totem",
                        "pve_hosts", "pve_quorum_check", "pve_ssh_trust"]
     binaries = sorted(p.name for p in (ROOT / "modules").iterdir() if (p / "Cargo.toml").exists())
     assert binaries == MODULES

@@ -7,6 +7,7 @@
 //! check mode, then apply.
 
 mod cluster_join;
+mod cluster_node;
 mod cluster_plan;
 mod cluster_status;
 mod corosync_totem;
@@ -15,6 +16,7 @@ mod quorum_check;
 mod ssh_trust;
 
 pub use cluster_join::ClusterJoin;
+pub use cluster_node::ClusterNode;
 pub use cluster_plan::ClusterPlan;
 pub use cluster_status::ClusterStatus;
 pub use corosync_totem::CorosyncTotem;

@@ -10,6 +10,7 @@
 //! * [`names`]: cluster and node name rules.
 //! * [`totem`]: planning a change of `totem` settings, PVE's way.
 //! * [`finish`]: whether a member finished `pvecm add`'s last steps.
+//! * [`remove`]: whether a node may be removed from the cluster now.
 //! * [`plan`]: the plan of a whole cluster from every node's state, and
 //!   every reason to stop before a change.
 //! * [`probe`]: the one I/O piece: runs `pvecm` through the command door
@@ -22,5 +23,6 @@ pub mod names;
 pub mod plan;
 pub mod probe;
 pub mod quorum;
+pub mod remove;
 pub mod status;
 pub mod totem;

@@ -1,0 +1,278 @@
+//! `pve_cluster_node`: removes a node from the cluster, run on a node that
+//! stays, following Proxmox VE's procedure ("Remove a Cluster Node"): the
+//! node must be powered off and hold no guests, and the cluster must stay
+//! quorate; then `pvecm delnode`, and the state read back decides whether
+//! it happened. A node the cluster does not list is `ok`.
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::ansible::{ChangeToken, Context, Failure, Module, Opt, Outcome, Spec, Type};
+use crate::cmd::Cmd;
+use crate::node;
+use crate::pve::corosync_conf::{CorosyncConf, CLUSTER_CONF};
+use crate::pve::probe;
+use crate::pve::remove::{self, Decision, Facts, Removal};
+
+/// How long `pvecm delnode` may take.
+const DELNODE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The module.
+pub struct ClusterNode;
+
+/// The options, typed.
+#[derive(Deserialize)]
+pub struct Params {
+    name: String,
+    #[allow(dead_code)]
+    state: String,
+    remove_directory: bool,
+    timeout: u64,
+}
+
+impl Module for ClusterNode {
+    type Params = Params;
+    const NAME: &'static str = "pve_cluster_node";
+    const SUPPORTS_CHECK_MODE: bool = true;
+
+    fn spec() -> Spec {
+        Spec::new(vec![
+            Opt::new("name", Type::Str).required(),
+            Opt::new("state", Type::Str)
+                .choices(&["absent"])
+                .default("absent"),
+            Opt::new("remove_directory", Type::Bool).default(false),
+            Opt::new("timeout", Type::Int).default(60),
+        ])
+    }
+
+    fn run(params: Params, ctx: &mut Context<'_>) -> Result<Outcome, Failure> {
+        let target = params.name.trim();
+        if target.is_empty() {
+            return Err(Failure::new("name must be the name of the node to remove"));
+        }
+        let probe = probe::read(ctx.runner, Path::new(CLUSTER_CONF))?;
+        if !probe.status.in_cluster {
+            return Err(Failure::new(
+                "this node is in no cluster: run the removal on a member of the cluster",
+            ));
+        }
+        let conf = read_conf()?;
+        let me = node::hostname().unwrap_or_default();
+        let facts = Facts {
+            me: &me,
+            target,
+            status: &probe.status,
+            conf: &conf,
+            guests: guests(target),
+        };
+        let removal = match remove::decide(&facts) {
+            Decision::Refuse(msg) => return Err(Failure::new(msg)),
+            Decision::NotMember => return leftover(target, &params, ctx),
+            Decision::Remove(removal) => removal,
+        };
+        let version = conf.config_version();
+        let mut outcome = report(&removal, version, None);
+        outcome.changed = true;
+        outcome.diff = outcome_diff(ctx, &removal);
+        if ctx.check_mode() {
+            outcome.msg = Some(format!(
+                "would remove {} (node id {}) from the cluster",
+                removal.node, removal.nodeid
+            ));
+            return Ok(outcome);
+        }
+        let token = ctx.change_token()?;
+        delnode(ctx, &removal, &token)?;
+        let after = read_conf().map_err(Failure::after_change)?;
+        let version_after = after.config_version();
+        if after
+            .nodes()
+            .iter()
+            .any(|n| n.name.as_deref() == Some(removal.node.as_str()))
+            || version_after <= version
+        {
+            return Err(Failure::new(format!(
+                "'pvecm delnode {}' ended, but {CLUSTER_CONF} still lists {} (config_version {}): \
+                 the node was not removed. See 'journalctl -u pve-cluster' and retry",
+                removal.node,
+                removal.node,
+                version_after.map_or("?".into(), |v| v.to_string())
+            )));
+        }
+        let expected = wait_for_expected_votes(ctx, &removal, params.timeout)
+            .map_err(|msg| Failure::new(msg).after_change())?;
+        let mut outcome = report(&removal, version, version_after);
+        outcome.changed = true;
+        outcome.diff = outcome_diff(ctx, &removal);
+        outcome
+            .data
+            .insert("expected_votes".into(), json!(expected));
+        let mut msg = format!(
+            "removed {} (node id {}) from the cluster; {} nodes remain, expecting {expected} votes",
+            removal.node,
+            removal.nodeid,
+            removal.members_after.len()
+        );
+        if params.remove_directory {
+            remove_directory(&removal.node, &token)?;
+            msg.push_str(&format!("; removed /etc/pve/nodes/{}", removal.node));
+        }
+        outcome.msg = Some(msg);
+        Ok(outcome)
+    }
+}
+
+fn outcome_diff(ctx: &Context<'_>, removal: &Removal) -> Option<serde_json::Value> {
+    ctx.diff().then(|| {
+        json!({
+            "before": members_text(&removal.members_before),
+            "after": members_text(&removal.members_after),
+            "before_header": format!("{CLUSTER_CONF} nodelist"),
+            "after_header": format!("{CLUSTER_CONF} nodelist"),
+        })
+    })
+}
+
+/// One name a line, as the diff shows the membership.
+fn members_text(members: &[String]) -> String {
+    members.iter().map(|m| format!("{m}\n")).collect()
+}
+
+fn report(removal: &Removal, before: Option<u64>, after: Option<u64>) -> Outcome {
+    Outcome::default()
+        .with("node", &removal.node)
+        .with("nodeid", removal.nodeid)
+        .with(
+            "members",
+            json!({"before": removal.members_before, "after": removal.members_after}),
+        )
+        .with(
+            "config_version",
+            json!({"before": before, "after": after.or(before.map(|v| v + 1))}),
+        )
+}
+
+fn read_conf() -> Result<CorosyncConf, Failure> {
+    let text = fs::read_to_string(CLUSTER_CONF)
+        .map_err(|e| Failure::new(format!("cannot read {CLUSTER_CONF}: {e}")))?;
+    CorosyncConf::parse(&text).map_err(|e| {
+        Failure::new(format!(
+            "cannot parse {CLUSTER_CONF}: {e}; fix the file before removing a node"
+        ))
+    })
+}
+
+/// Guest configurations in `/etc/pve/nodes/<node>`.
+fn guests(node: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for kind in ["qemu-server", "lxc"] {
+        let Ok(entries) = fs::read_dir(format!("/etc/pve/nodes/{node}/{kind}")) else {
+            continue;
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".conf"))
+            .collect();
+        names.sort();
+        found.extend(names.into_iter().map(|n| format!("{kind}/{n}")));
+    }
+    found
+}
+
+/// A node the cluster no longer lists: with `remove_directory`, its
+/// directory in `/etc/pve/nodes` goes too (unless it holds guests).
+fn leftover(target: &str, params: &Params, ctx: &Context<'_>) -> Result<Outcome, Failure> {
+    let dir = format!("/etc/pve/nodes/{target}");
+    let mut outcome = Outcome::default()
+        .with("node", target)
+        .with("members", json!({"before": null, "after": null}));
+    if !params.remove_directory || !Path::new(&dir).is_dir() {
+        outcome.msg = Some(format!("{target} is not a node of this cluster"));
+        return Ok(outcome);
+    }
+    let guests = guests(target);
+    if !guests.is_empty() {
+        return Err(Failure::new(format!(
+            "{target} is no longer in the cluster, but {dir} still holds guests: {}; move or back \
+             them up before its directory is removed",
+            guests.join(", ")
+        )));
+    }
+    outcome.changed = true;
+    if ctx.check_mode() {
+        outcome.msg = Some(format!(
+            "{target} is not a node of this cluster; would remove {dir}"
+        ));
+        return Ok(outcome);
+    }
+    let token = ctx.change_token()?;
+    remove_directory(target, &token)?;
+    outcome.msg = Some(format!(
+        "{target} is not a node of this cluster; removed {dir}"
+    ));
+    Ok(outcome)
+}
+
+fn remove_directory(node: &str, _token: &ChangeToken) -> Result<(), Failure> {
+    let dir = format!("/etc/pve/nodes/{node}");
+    match fs::remove_dir_all(&dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Failure::new(format!(
+            "the node was removed from the cluster, but {dir} could not be removed: {e}; remove \
+             it by hand"
+        ))
+        .after_change()),
+    }
+}
+
+fn delnode(ctx: &Context<'_>, removal: &Removal, token: &ChangeToken) -> Result<(), Failure> {
+    let out = ctx.runner.run(
+        &Cmd::mutating("pvecm", token)
+            .args(["delnode", removal.node.as_str()])
+            .cwd("/")
+            .timeout(DELNODE_TIMEOUT),
+    );
+    match out {
+        Ok(out) if out.success() => Ok(()),
+        // PVE says: "Could not kill node (error = CS_ERR_NOT_EXIST)" is
+        // harmless for a node that is already off; the read-back decides.
+        Ok(_) => Ok(()),
+        Err(e) => Err(Failure::new(format!("pvecm delnode {}: {e}", removal.node))),
+    }
+}
+
+/// Polls `pvecm status` until corosync expects the remaining votes.
+fn wait_for_expected_votes(
+    ctx: &Context<'_>,
+    removal: &Removal,
+    timeout: u64,
+) -> Result<u32, String> {
+    let deadline = Instant::now() + Duration::from_secs(timeout);
+    let mut seen = None;
+    loop {
+        if let Ok(probe) = probe::read(ctx.runner, Path::new(CLUSTER_CONF)) {
+            seen = probe.status.expected_votes;
+            if probe.status.quorate && seen == Some(removal.expected_votes_after) {
+                return Ok(removal.expected_votes_after);
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "{} was removed from {CLUSTER_CONF}, but within {timeout} s corosync did not \
+                 expect {} votes in a quorate cluster (it expects {}); check 'pvecm status' on \
+                 every node",
+                removal.node,
+                removal.expected_votes_after,
+                seen.map_or("?".into(), |v| v.to_string())
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}

@@ -1,0 +1,117 @@
+"""The rest of a cluster's life on the test bed: a node is removed as
+Proxmox VE documents it ("Remove a Cluster Node", pve-docs pvecm.adoc):
+refused while it is online or holds guests, then, powered off, removed
+with `pvecm delnode`, and judged by the nodelist, config_version and the
+votes the real corosync expects afterwards; a second run is `ok`; the
+role still converges on the smaller cluster.
+
+Runs as root. One 4-node bed (prefix `lfc`, subnet 10.93.6) for the whole
+module, removed in a finalizer also when a test fails. The tests run in
+file order.
+
+    scripts/build && pytest tests/e2e/test_lifecycle.py
+"""
+
+import os
+import subprocess
+
+import pytest
+import yaml
+
+from bed import ROOT, TB, bed_fixture, parse_corosync_conf, recap, wait_for
+
+PREFIX, NET = "lfc", "10.93.6"
+
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="the test bed needs root"),
+    pytest.mark.skipif(not TB.exists(), reason="testbed/tb is not in this tree"),
+]
+
+bed = bed_fixture(PREFIX, NET, nodes=4, hosts="iso")
+
+
+def names(b, k=1) -> list:
+    conf = parse_corosync_conf(b.conf(k))
+    return sorted(n["name"] for n in conf["nodelist"][0]["node"])
+
+
+def version(b, k=1) -> int:
+    return int(parse_corosync_conf(b.conf(k))["totem"][0]["config_version"])
+
+
+def remove(b, name, *flags, **args):
+    return b.module(1, "pve_cluster_node", {"name": name, **args}, *flags)
+
+
+def test_01_four_nodes_form_a_cluster(bed):
+    r = bed.role("lab")
+    assert r.returncode == 0, r.stdout[-4000:]
+    assert names(bed) == [bed.node(k) for k in (1, 2, 3, 4)]
+
+
+def test_02_an_online_node_or_one_with_guests_is_not_removed(bed):
+    before = bed.conf(1)
+    r = remove(bed, bed.node(4))
+    assert r["failed"] and not r["changed"], r
+    assert r["msg"].startswith(f"{bed.node(4)} is still an online member of the cluster: power it off first"), r
+    # The node removing itself: pvecm delnode's "Cannot delete myself".
+    r = remove(bed, bed.node(1))
+    assert r["failed"] and "cannot remove itself" in r["msg"], r
+    bed.tb("node-stop", bed.node(4))
+    wait_for(lambda: bed.status(1, "lab")["online_count"] == 3, timeout=120,
+             what=f"corosync on {bed.node(1)} to see {bed.node(4)} gone")
+    # A guest of the stopped node, seen in the cluster's /etc/pve.
+    bed.sh(1, f"echo 'memory: 512' > /etc/pve/nodes/{bed.node(4)}/qemu-server/104.conf")
+    r = remove(bed, bed.node(4))
+    assert r["failed"] and not r["changed"], r
+    assert f"still has guests in /etc/pve/nodes/{bed.node(4)}: qemu-server/104.conf" in r["msg"], r
+    bed.sh(1, f"rm /etc/pve/nodes/{bed.node(4)}/qemu-server/104.conf")
+    assert bed.conf(1) == before
+
+
+def test_03_check_mode_shows_the_membership_and_changes_nothing(bed):
+    before = bed.conf(1)
+    r = remove(bed, bed.node(4), "--check", "--diff")
+    assert not r["failed"] and r["changed"], r
+    assert r["members"] == {"before": [bed.node(k) for k in (1, 2, 3, 4)],
+                            "after": [bed.node(k) for k in (1, 2, 3)]}, r
+    assert f"-{bed.node(4)}" in r["_out"], r["_out"]
+    assert r["msg"].startswith(f"would remove {bed.node(4)} (node id 4)"), r
+    assert bed.conf(1) == before
+
+
+def test_04_a_powered_off_node_is_removed_and_corosync_expects_three_votes(bed):
+    v = version(bed)
+    r = remove(bed, bed.node(4), remove_directory=True)
+    assert not r["failed"] and r["changed"], r
+    assert r["config_version"] == {"before": v, "after": v + 1}, r
+    assert r["expected_votes"] == 3, r
+    assert names(bed) == [bed.node(k) for k in (1, 2, 3)]
+    # Every remaining node sees it, from the real corosync.
+    for k in (1, 2, 3):
+        status = wait_for(lambda k=k: (s := bed.status(k, "lab")) and s["expected_votes"] == 3 and s,
+                          timeout=60, what=f"{bed.node(k)} expecting 3 votes")
+        assert status["quorate"] and status["node_count"] == 3, status
+    assert bed.sh(1, f"test -e /etc/pve/nodes/{bed.node(4)} && echo left || echo gone").stdout.strip() == "gone"
+
+
+def test_05_a_second_removal_is_ok(bed):
+    r = remove(bed, bed.node(4), remove_directory=True)
+    assert not r["failed"] and not r["changed"], r
+    assert r["msg"] == f"{bed.node(4)} is not a node of this cluster", r
+
+
+def test_06_the_role_converges_on_the_smaller_cluster(bed):
+    # The operator takes the removed node out of the group: a re-run of the
+    # role changes nothing and verifies the three-node cluster.
+    inventory = yaml.safe_load(open(bed.inventory).read())
+    del inventory["all"]["children"]["proxmox"]["hosts"][bed.node(4)]
+    three = bed.workdir / "three.yml"
+    three.write_text(yaml.safe_dump(inventory))
+    cmd = bed.role_cmd("lab")
+    cmd[cmd.index(bed.inventory)] = str(three)
+    r = subprocess.run(cmd, env=bed.aenv, capture_output=True, text=True, timeout=900, cwd=str(ROOT))
+    assert r.returncode == 0, r.stdout[-4000:]
+    rc = recap(r.stdout)
+    assert sorted(rc) == [bed.node(k) for k in (1, 2, 3)], rc
+    assert all(rc[h]["changed"] == 0 and rc[h]["failed"] == 0 for h in rc), rc
