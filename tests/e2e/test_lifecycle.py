@@ -3,7 +3,8 @@ Proxmox VE documents it ("Remove a Cluster Node", pve-docs pvecm.adoc):
 refused while it is online or holds guests, then, powered off, removed
 with `pvecm delnode`, and judged by the nodelist, config_version and the
 votes the real corosync expects afterwards; a second run is `ok`; the
-role still converges on the smaller cluster.
+role still converges on the smaller cluster; playbooks/cluster-remove-node.yml
+does all of it as an operator runs it.
 
 Runs as root. One 4-node bed (prefix `lfc`, subnet 10.93.6) for the whole
 module, removed in a finalizer also when a test fails. The tests run in
@@ -12,6 +13,7 @@ file order.
     scripts/build && pytest tests/e2e/test_lifecycle.py
 """
 
+import json
 import os
 import subprocess
 
@@ -80,12 +82,33 @@ def test_03_check_mode_shows_the_membership_and_changes_nothing(bed):
     assert bed.conf(1) == before
 
 
-def test_04_a_powered_off_node_is_removed_and_corosync_expects_three_votes(bed):
+def three_node_inventory(b):
+    """The bed's inventory without node 4: the group that remains."""
+    inventory = yaml.safe_load(open(b.inventory).read())
+    del inventory["all"]["children"]["proxmox"]["hosts"][b.node(4)]
+    path = b.workdir / "three.yml"
+    path.write_text(yaml.safe_dump(inventory))
+    return str(path)
+
+
+def remove_play(b, inventory, *extra):
+    """playbooks/cluster-remove-node.yml, as its header says to run it."""
+    cmd = [os.path.join(b.bindir, "ansible-playbook"), "-i", inventory, str(ROOT / "playbooks" / "cluster-remove-node.yml"),
+           "-e", "pve_cluster_name=lab", "-e", json.dumps({"pve_cluster_remove": [b.node(4)]}), *extra]
+    return subprocess.run(cmd, env=b.aenv, capture_output=True, text=True, timeout=900, cwd=str(ROOT))
+
+
+def test_04_the_playbook_removes_a_powered_off_node_and_corosync_expects_three_votes(bed):
+    # Still in the group: refused before anything runs on the nodes.
+    r = remove_play(bed, bed.inventory)
+    assert r.returncode != 0 and "take them out of the inventory group" in r.stdout, r.stdout[-3000:]
     v = version(bed)
-    r = remove(bed, bed.node(4), remove_directory=True)
-    assert not r["failed"] and r["changed"], r
-    assert r["config_version"] == {"before": v, "after": v + 1}, r
-    assert r["expected_votes"] == 3, r
+    r = remove_play(bed, three_node_inventory(bed))
+    assert r.returncode == 0, r.stdout[-4000:]
+    rc = recap(r.stdout)
+    assert rc[bed.node(1)]["changed"] == 1, rc
+    assert rc[bed.node(2)]["changed"] == 0 and rc[bed.node(3)]["changed"] == 0, rc
+    assert version(bed) == v + 1
     assert names(bed) == [bed.node(k) for k in (1, 2, 3)]
     # Every remaining node sees it, from the real corosync.
     for k in (1, 2, 3):
@@ -101,17 +124,9 @@ def test_05_a_second_removal_is_ok(bed):
     assert r["msg"] == f"{bed.node(4)} is not a node of this cluster", r
 
 
-def test_06_the_role_converges_on_the_smaller_cluster(bed):
-    # The operator takes the removed node out of the group: a re-run of the
-    # role changes nothing and verifies the three-node cluster.
-    inventory = yaml.safe_load(open(bed.inventory).read())
-    del inventory["all"]["children"]["proxmox"]["hosts"][bed.node(4)]
-    three = bed.workdir / "three.yml"
-    three.write_text(yaml.safe_dump(inventory))
-    cmd = bed.role_cmd("lab")
-    cmd[cmd.index(bed.inventory)] = str(three)
-    r = subprocess.run(cmd, env=bed.aenv, capture_output=True, text=True, timeout=900, cwd=str(ROOT))
+def test_06_a_rerun_changes_nothing(bed):
+    r = remove_play(bed, three_node_inventory(bed))
     assert r.returncode == 0, r.stdout[-4000:]
     rc = recap(r.stdout)
-    assert sorted(rc) == [bed.node(k) for k in (1, 2, 3)], rc
+    assert sorted(h for h in rc if h != "localhost") == [bed.node(k) for k in (1, 2, 3)], rc
     assert all(rc[h]["changed"] == 0 and rc[h]["failed"] == 0 for h in rc), rc
