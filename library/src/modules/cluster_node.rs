@@ -31,6 +31,7 @@ pub struct Params {
     #[allow(dead_code)]
     state: String,
     remove_directory: bool,
+    keep_guests: bool,
     timeout: u64,
 }
 
@@ -46,6 +47,7 @@ impl Module for ClusterNode {
                 .choices(&["absent"])
                 .default("absent"),
             Opt::new("remove_directory", Type::Bool).default(false),
+            Opt::new("keep_guests", Type::Bool).default(false),
             Opt::new("timeout", Type::Int).default(60),
         ])
     }
@@ -54,6 +56,12 @@ impl Module for ClusterNode {
         let target = params.name.trim();
         if target.is_empty() {
             return Err(Failure::new("name must be the name of the node to remove"));
+        }
+        if params.keep_guests && params.remove_directory {
+            return Err(Failure::new(
+                "keep_guests keeps the guests' configurations in /etc/pve/nodes/<name>, and \
+                 remove_directory removes that directory: give one of them",
+            ));
         }
         let probe = probe::read(ctx.runner, Path::new(CLUSTER_CONF))?;
         if !probe.status.in_cluster {
@@ -68,7 +76,11 @@ impl Module for ClusterNode {
             target,
             status: &probe.status,
             conf: &conf,
-            guests: guests(target),
+            guests: if params.keep_guests {
+                Vec::new()
+            } else {
+                guests(target)
+            },
         };
         let removal = match remove::decide(&facts) {
             Decision::Refuse(msg) => return Err(Failure::new(msg)),

@@ -31,6 +31,7 @@ pub struct Params {
     join_use_ssh: bool,
     join_password_given: bool,
     join_fingerprint: String,
+    replace_reinstalled: bool,
     planned_on: String,
 }
 
@@ -66,6 +67,7 @@ impl Module for ClusterPlan {
             Opt::new("join_use_ssh", Type::Bool).default(true),
             Opt::new("join_password_given", Type::Bool).default(false),
             Opt::new("join_fingerprint", Type::Str).default(""),
+            Opt::new("replace_reinstalled", Type::Bool).default(false),
             Opt::new("planned_on", Type::Str).default(""),
         ])
     }
@@ -111,6 +113,7 @@ impl Module for ClusterPlan {
                 password_given: p.join_password_given,
                 fingerprint: p.join_fingerprint,
             },
+            replace_reinstalled: p.replace_reinstalled,
             planned_on: p.planned_on,
         };
         let plan = plan::plan(&input);

@@ -7,6 +7,7 @@
 //! `cluster_name`, `join_missing` what the end of its join left undone.
 //! Callers never need to read `msg`.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -228,8 +229,47 @@ fn report(
             "join_missing".into(),
             serde_json::to_value(missing).unwrap_or_default(),
         );
+        let members: Vec<&str> = status
+            .nodes
+            .iter()
+            .filter_map(|n| n.name.as_deref())
+            .collect();
+        data.insert(
+            "member_host_keys".into(),
+            serde_json::to_value(member_host_keys(host, &members)).unwrap_or_default(),
+        );
     }
     data
+}
+
+/// The RSA host key the cluster has on record for each member: PVE writes
+/// `/etc/pve/nodes/<node>/ssh_known_hosts` (`<node> ssh-rsa KEY`) since
+/// pve-cluster 8.0.6 (Setup.pm `ssh_create_node_known_hosts`); before, it
+/// merged the keys into `/etc/pve/priv/known_hosts` (`ssh_merge_known_hosts`).
+/// A member whose node now has another key was reinstalled.
+fn member_host_keys(host: &dyn Host, members: &[&str]) -> BTreeMap<String, String> {
+    let merged = host.read("/etc/pve/priv/known_hosts").unwrap_or_default();
+    let mut keys = BTreeMap::new();
+    for name in members {
+        let own = host
+            .read(&format!("/etc/pve/nodes/{name}/ssh_known_hosts"))
+            .unwrap_or_default();
+        if let Some(key) = rsa_key_for(&own, name).or_else(|| rsa_key_for(&merged, name)) {
+            keys.insert((*name).to_string(), key);
+        }
+    }
+    keys
+}
+
+/// `ssh-rsa BASE64` of the first plain (not hashed) known_hosts line whose
+/// host names include `name`.
+fn rsa_key_for(known_hosts: &str, name: &str) -> Option<String> {
+    known_hosts.lines().find_map(|line| {
+        let mut fields = line.split_whitespace();
+        let hosts = fields.next()?;
+        let (kind, key) = (fields.next()?, fields.next()?);
+        (kind == "ssh-rsa" && hosts.split(',').any(|h| h == name)).then(|| format!("{kind} {key}"))
+    })
 }
 
 /// Why the state could not be read, as a stable word. When pmxcfs is down,
@@ -266,7 +306,24 @@ fn resolves_beyond_loopback(ctx: &Context<'_>, name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::check_api_fingerprint;
+    use super::{check_api_fingerprint, rsa_key_for};
+
+    #[test]
+    fn the_recorded_host_key_is_the_rsa_line_of_the_name() {
+        // Setup.pm writes "<node> ssh-rsa KEY" without a newline.
+        assert_eq!(
+            rsa_key_for("pve2 ssh-rsa AAAB2", "pve2").as_deref(),
+            Some("ssh-rsa AAAB2")
+        );
+        let merged = "|1|salt|hash ssh-rsa HASHED\npve1,10.0.0.1 ssh-ed25519 ED1\npve1,10.0.0.1 ssh-rsa RSA1 root@pve1\npve10 ssh-rsa RSA10\n";
+        assert_eq!(rsa_key_for(merged, "pve1").as_deref(), Some("ssh-rsa RSA1"));
+        assert_eq!(
+            rsa_key_for(merged, "10.0.0.1").as_deref(),
+            Some("ssh-rsa RSA1")
+        );
+        assert_eq!(rsa_key_for(merged, "pve"), None);
+        assert_eq!(rsa_key_for("", "pve1"), None);
+    }
 
     const FP: &str = "21:7F:32:C6:73:29:ED:9A:BA:2C:E6:08:DB:19:BF:F6:8F:E0:95:36:02:4E:B0:E7:7F:9A:2E:FE:EA:B8:49:EB";
     const OTHER: &str = "29:D1:32:63:2F:26:89:79:35:54:C3:69:32:22:DB:99:F1:25:9A:2C:B2:FE:A5:50:C0:2C:A0:7E:8D:B0:82:35";

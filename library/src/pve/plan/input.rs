@@ -67,6 +67,9 @@ pub struct Input {
     pub ssh_key_type: String,
     /// How the nodes will join.
     pub join: JoinSettings,
+    /// A member the cluster lists that was reinstalled is removed from the
+    /// cluster and joins again (`pve_cluster_replace_reinstalled`).
+    pub replace_reinstalled: bool,
     /// The host this plan is made on.
     pub planned_on: String,
 }
@@ -119,6 +122,8 @@ pub struct StatusReport {
     pub guests: Vec<String>,
     /// The node's identity.
     pub node: Option<NodeInfo>,
+    /// The RSA host key the cluster has on record for each member.
+    pub member_host_keys: std::collections::BTreeMap<String, String>,
 }
 
 impl StatusReport {

@@ -48,6 +48,10 @@ pub struct Plan {
     /// Hosts to join, one at a time, in the group's order: nodes in no
     /// cluster, and members whose join stopped before its end.
     pub joiners: Vec<String>,
+    /// Joiners that were reinstalled under a member's name: the stale member
+    /// is removed from the cluster right before each joins
+    /// (`replace_reinstalled`).
+    pub replaced: Vec<String>,
     /// Hosts whose cluster file system waits for `/etc/hosts` to be fixed.
     pub deferred: Vec<String>,
     /// The options of `pve_cluster_join` for the first node (when it
@@ -110,6 +114,7 @@ fn finish(
         create: state.create,
         members: state.members,
         joiners: state.joiners,
+        replaced: state.replaced,
         deferred: state.deferred,
         join_args,
         healthy_at_start: state.healthy_at_start && !stop,

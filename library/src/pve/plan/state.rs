@@ -27,6 +27,9 @@ pub struct ClusterState {
     pub members: Vec<String>,
     /// Nodes to join, in order.
     pub joiners: Vec<String>,
+    /// Joiners that replace a reinstalled member of the same name: the
+    /// stale member is removed from the cluster first.
+    pub replaced: Vec<String>,
     /// Nodes whose pmxcfs waits for `/etc/hosts`.
     pub deferred: Vec<String>,
     /// Every node a healthy member, with every node of the table online.
@@ -189,6 +192,9 @@ pub fn cluster_state(input: &Input, table: &[TableNode], found: &mut Found) -> C
         if joins {
             if *standing == Standing::Standalone {
                 check_joiner(node, s, found);
+                if reinstalled(input, &standings, first.as_deref(), node, s, found) {
+                    state.replaced.push(node.host.clone());
+                }
             }
             state.joiners.push(node.host.clone());
         } else if *standing == Standing::Standalone && s.local_config.is_some() {
@@ -249,6 +255,53 @@ fn check_strangers(
             known.join(", ")
         ));
     }
+}
+
+/// A node in no cluster that the cluster lists with another host key than
+/// the node has: it was reinstalled under the same name. Without
+/// `replace_reinstalled` it is refused (a join would silently take over the
+/// member's identity); with it, it is replaced. A listed node with the key
+/// on record (or none on record) is a join that stopped after the cluster
+/// added it, and simply joins again.
+fn reinstalled(
+    input: &Input,
+    standings: &[(&TableNode, &StatusReport, Standing, bool)],
+    first: Option<&str>,
+    node: &TableNode,
+    s: &StatusReport,
+    found: &mut Found,
+) -> bool {
+    let Some((_, first_status, ..)) = standings
+        .iter()
+        .find(|(n, ..)| Some(n.host.as_str()) == first)
+    else {
+        return false;
+    };
+    let Some(recorded) = first_status.member_host_keys.get(&node.name) else {
+        return false;
+    };
+    let current = s
+        .node
+        .as_ref()
+        .and_then(|i| i.ssh_host_keys.get("rsa"))
+        .map(|k| k.split_whitespace().take(2).collect::<Vec<_>>().join(" "));
+    if current.as_deref() == Some(recorded.as_str()) {
+        return false;
+    }
+    if input.replace_reinstalled {
+        return true;
+    }
+    let host = &node.host;
+    let first = first.unwrap_or("?");
+    found.refuse(host, format!(
+        "{host} is listed as a member of cluster '{}' (offline), but is itself in no cluster and has \
+         another SSH host key than the cluster has on record for {}: it was reinstalled. Set \
+         pve_cluster_replace_reinstalled: true to remove the stale member from the cluster and join \
+         the new node in its place (the guests' configurations in /etc/pve/nodes/{} stay), or remove \
+         it yourself ('pvecm delnode {}' on {first}), then run again",
+        input.cluster_name, node.name, node.name, node.name
+    ));
+    false
 }
 
 /// What PVE's join refuses, found before anything is changed.

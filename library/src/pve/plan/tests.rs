@@ -449,3 +449,45 @@ fn a_node_that_cannot_be_read_is_refused_with_the_modules_message() {
         "pve2: cannot read the cluster state: the Proxmox cluster file system is not running",
     );
 }
+
+/// pve3 was reinstalled: the cluster (pve1's view) lists it, offline, with
+/// the RSA host key it had; the node itself is in no cluster and has a new
+/// key.
+fn reinstalled_third(new_key: &str) -> Input {
+    let mut first = member(1, "lab", &["pve1", "pve2", "pve3"]);
+    first["nodes"][2]["online"] = json!(false);
+    first["member_host_keys"] =
+        json!({"pve1": "ssh-rsa RSA1", "pve2": "ssh-rsa RSA2", "pve3": "ssh-rsa RSA3"});
+    let mut second = member(2, "lab", &["pve1", "pve2", "pve3"]);
+    second["nodes"][2]["online"] = json!(false);
+    let mut third = standalone(3);
+    third["node"]["ssh_host_keys"]["rsa"] = json!(format!("ssh-rsa {new_key} root@pve3"));
+    input(vec![first, second, third])
+}
+
+#[test]
+fn a_reinstalled_member_is_refused_unless_it_is_to_be_replaced() {
+    let mut i = reinstalled_third("NEWKEY");
+    let plan = plan(&i);
+    stops_for(
+        &plan,
+        "pve3 is listed as a member of cluster 'lab' (offline), but is itself in no cluster",
+    );
+    assert!(plan.messages["pve3"].contains("Set pve_cluster_replace_reinstalled: true"));
+    assert!(plan.messages["pve3"].contains("'pvecm delnode pve3' on pve1"));
+    i.replace_reinstalled = true;
+    let plan = super::plan(&i);
+    assert!(!plan.stop, "{}", plan.msg);
+    assert_eq!(plan.joiners, vec!["pve3"]);
+    assert_eq!(plan.replaced, vec!["pve3"]);
+}
+
+#[test]
+fn a_listed_node_with_its_recorded_key_joins_again_as_a_join_that_stopped() {
+    // The cluster added it, then the join stopped before the node wrote its
+    // own configuration: same host key, nothing to replace.
+    let plan = plan(&reinstalled_third("RSA3"));
+    assert!(!plan.stop, "{}", plan.msg);
+    assert_eq!(plan.joiners, vec!["pve3"]);
+    assert!(plan.replaced.is_empty());
+}
