@@ -23,7 +23,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use crate::ansible::ChangeToken;
+use crate::change::ChangeToken;
 use crate::fsutil::errno::{EACCES, EEXIST, EPERM, EROFS};
 
 /// Where PVE keeps its cluster-wide locks.
@@ -158,7 +158,7 @@ fn request_unlock(path: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ansible::ChangeToken;
+    use crate::change::ChangeToken;
 
     fn token() -> ChangeToken {
         ChangeToken::for_tests()

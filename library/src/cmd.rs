@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::ansible::ChangeToken;
+use crate::change::ChangeToken;
 
 /// A command to run.
 #[derive(Clone)]

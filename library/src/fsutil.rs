@@ -1,6 +1,7 @@
 //! Writing files safely: atomic replacement that keeps mode and owner, an
 //! in-place fallback for bind-mounted files, and Ansible-style backups.
 
+use crate::change::ChangeToken;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, IoSlice, Write};
@@ -217,8 +218,33 @@ pub fn write_atomic(
     path: &Path,
     bytes: &[u8],
     options: &WriteOptions,
+    _token: &ChangeToken,
 ) -> Result<WriteReport, FsError> {
     write_atomic_with(path, &[bytes], options, &RealOps)
+}
+
+/// Makes a directory and its parents; `mode`, when given, is set on it.
+pub fn create_dir_all(path: &Path, mode: Option<u32>, _token: &ChangeToken) -> io::Result<()> {
+    fs::create_dir_all(path)?;
+    match mode {
+        Some(mode) => fs::set_permissions(path, fs::Permissions::from_mode(mode)),
+        None => Ok(()),
+    }
+}
+
+/// Sets a file's permission bits.
+pub fn set_mode(path: &Path, mode: u32, _token: &ChangeToken) -> io::Result<()> {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+}
+
+/// Removes a file.
+pub fn remove_file(path: &Path, _token: &ChangeToken) -> io::Result<()> {
+    fs::remove_file(path)
+}
+
+/// Removes a directory and everything in it.
+pub fn remove_dir_all(path: &Path, _token: &ChangeToken) -> io::Result<()> {
+    fs::remove_dir_all(path)
 }
 
 /// [`write_atomic`] for content given in parts, written one after the
@@ -228,6 +254,7 @@ pub fn write_atomic_parts(
     path: &Path,
     parts: &[&[u8]],
     options: &WriteOptions,
+    _token: &ChangeToken,
 ) -> Result<WriteReport, FsError> {
     write_atomic_with(path, parts, options, &RealOps)
 }
@@ -486,7 +513,7 @@ fn sync_dir(target: &Path) -> io::Result<()> {
 /// Copies `path` next to itself under Ansible's backup name
 /// (see [`backup_name`]), keeping its mode, owner (when permitted) and
 /// modification time. Returns the backup's path.
-pub fn backup_file(path: &Path) -> Result<PathBuf, FsError> {
+pub fn backup_file(path: &Path, _token: &ChangeToken) -> Result<PathBuf, FsError> {
     let backup = backup_name(path, std::process::id(), SystemTime::now());
     let fail = |e| FsError::new(path, Step::Backup, e);
     let meta = fs::metadata(path).map_err(fail)?;
@@ -641,7 +668,13 @@ mod tests {
     fn replaces_content_and_keeps_mode() {
         let dir = TestDir::new("mode");
         let path = dir.file("hosts", "old\n", 0o640);
-        let report = write_atomic(&path, b"new\n", &WriteOptions::default()).unwrap();
+        let report = write_atomic(
+            &path,
+            b"new\n",
+            &WriteOptions::default(),
+            &ChangeToken::for_tests(),
+        )
+        .unwrap();
         assert_eq!(report.method, WriteMethod::Renamed);
         assert!(report.warnings.is_empty(), "{:?}", report.warnings);
         assert_eq!(fs::read_to_string(&path).unwrap(), "new\n");
@@ -654,12 +687,24 @@ mod tests {
         let dir = TestDir::new("parts");
         let path = dir.file("hosts", "old\n", 0o640);
         let parts: [&[u8]; 5] = [b"a\n", b"", b"bb\n", b"", b"ccc"];
-        let report = write_atomic_parts(&path, &parts, &WriteOptions::default()).unwrap();
+        let report = write_atomic_parts(
+            &path,
+            &parts,
+            &WriteOptions::default(),
+            &ChangeToken::for_tests(),
+        )
+        .unwrap();
         assert_eq!(report.method, WriteMethod::Renamed);
         assert_eq!(fs::read_to_string(&path).unwrap(), "a\nbb\nccc");
         assert_eq!(mode_of(&path), 0o640);
         assert_eq!(dir.entries(), vec!["hosts"]);
-        write_atomic_parts(&path, &[], &WriteOptions::default()).unwrap();
+        write_atomic_parts(
+            &path,
+            &[],
+            &WriteOptions::default(),
+            &ChangeToken::for_tests(),
+        )
+        .unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "");
     }
 
@@ -678,7 +723,13 @@ mod tests {
     fn keeps_special_mode_bits() {
         let dir = TestDir::new("sticky");
         let path = dir.file("hosts", "old\n", 0o1604);
-        write_atomic(&path, b"new\n", &WriteOptions::default()).unwrap();
+        write_atomic(
+            &path,
+            b"new\n",
+            &WriteOptions::default(),
+            &ChangeToken::for_tests(),
+        )
+        .unwrap();
         assert_eq!(mode_of(&path), 0o1604);
     }
 
@@ -689,7 +740,7 @@ mod tests {
         let options = WriteOptions {
             new_file_mode: 0o600,
         };
-        let report = write_atomic(&path, b"x\n", &options).unwrap();
+        let report = write_atomic(&path, b"x\n", &options, &ChangeToken::for_tests()).unwrap();
         assert_eq!(report.method, WriteMethod::Renamed);
         assert_eq!(fs::read_to_string(&path).unwrap(), "x\n");
         assert_eq!(mode_of(&path), 0o600);
@@ -702,7 +753,13 @@ mod tests {
         if std::os::unix::fs::chown(&path, Some(4321), Some(8765)).is_err() {
             return; // not root: nothing to check
         }
-        write_atomic(&path, b"new\n", &WriteOptions::default()).unwrap();
+        write_atomic(
+            &path,
+            b"new\n",
+            &WriteOptions::default(),
+            &ChangeToken::for_tests(),
+        )
+        .unwrap();
         let meta = fs::metadata(&path).unwrap();
         assert_eq!((meta.uid(), meta.gid()), (4321, 8765));
         assert_eq!(mode_of(&path), 0o644);
@@ -714,7 +771,13 @@ mod tests {
         let real = dir.file("real", "old\n", 0o644);
         let link = dir.0.join("hosts");
         std::os::unix::fs::symlink("real", &link).unwrap();
-        let report = write_atomic(&link, b"new\n", &WriteOptions::default()).unwrap();
+        let report = write_atomic(
+            &link,
+            b"new\n",
+            &WriteOptions::default(),
+            &ChangeToken::for_tests(),
+        )
+        .unwrap();
         assert!(fs::symlink_metadata(&link)
             .unwrap()
             .file_type()
@@ -794,7 +857,13 @@ mod tests {
     fn missing_directory_is_a_clear_error() {
         let dir = TestDir::new("nodir");
         let path = dir.0.join("missing").join("hosts");
-        let err = write_atomic(&path, b"x", &WriteOptions::default()).unwrap_err();
+        let err = write_atomic(
+            &path,
+            b"x",
+            &WriteOptions::default(),
+            &ChangeToken::for_tests(),
+        )
+        .unwrap_err();
         assert_eq!(err.step, Step::CreateTemp);
         assert_eq!(err.kind, FsErrorKind::NotFound);
         assert!(err.to_string().contains(&path.display().to_string()));
@@ -856,7 +925,7 @@ mod tests {
     fn backup_copies_content_and_mode() {
         let dir = TestDir::new("backup");
         let path = dir.file("hosts", "old\n", 0o604);
-        let backup = backup_file(&path).unwrap();
+        let backup = backup_file(&path, &ChangeToken::for_tests()).unwrap();
         assert_eq!(fs::read_to_string(&backup).unwrap(), "old\n");
         assert_eq!(mode_of(&backup), 0o604);
         let name = backup.file_name().unwrap().to_string_lossy().into_owned();
@@ -873,7 +942,7 @@ mod tests {
     #[test]
     fn backup_of_a_missing_file_fails_clearly() {
         let dir = TestDir::new("nobackup");
-        let err = backup_file(&dir.0.join("hosts")).unwrap_err();
+        let err = backup_file(&dir.0.join("hosts"), &ChangeToken::for_tests()).unwrap_err();
         assert_eq!(err.step, Step::Backup);
         assert!(err.to_string().starts_with("cannot back up "));
     }
@@ -927,7 +996,13 @@ mod tests {
             return;
         };
         let target = PathBuf::from(target);
-        let report = write_atomic(&target, b"new content\n", &WriteOptions::default()).unwrap();
+        let report = write_atomic(
+            &target,
+            b"new content\n",
+            &WriteOptions::default(),
+            &ChangeToken::for_tests(),
+        )
+        .unwrap();
         assert_eq!(report.method, WriteMethod::InPlace);
         assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
         assert!(
@@ -981,7 +1056,13 @@ mod tests {
         make(&format!(".other.{dead}.0.4.tmp"), true); // another file's
         make(".hosts.bak", true);
 
-        let report = write_atomic(&target, b"new\n", &WriteOptions::default()).unwrap();
+        let report = write_atomic(
+            &target,
+            b"new\n",
+            &WriteOptions::default(),
+            &ChangeToken::for_tests(),
+        )
+        .unwrap();
         assert_eq!(fs::read_to_string(&target).unwrap(), "new\n");
         assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
         assert!(report.warnings[0].contains(&stale), "{:?}", report.warnings);

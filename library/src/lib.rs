@@ -1,5 +1,6 @@
 //! The shared crate behind every module binary.
 //!
+//! `change` holds the [`change::ChangeToken`] every change of the node needs;
 //! `ansible` speaks Ansible's binary-module protocol (args file in, one JSON
 //! object out); `cmd` is the only place that starts processes; `pve` holds
 //! the pure Proxmox VE logic (parsers and planners over captured text);
@@ -9,6 +10,7 @@
 //! state, plans, stops in check mode and applies.
 
 pub mod ansible;
+pub mod change;
 pub mod cluster_lock;
 pub mod cmd;
 pub mod fsutil;

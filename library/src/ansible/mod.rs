@@ -127,7 +127,7 @@ impl Context<'_> {
                 "internal error: a change was attempted in check mode",
             ))
         } else {
-            Ok(ChangeToken(()))
+            Ok(ChangeToken::grant())
         }
     }
     /// Adds a warning to the result.
@@ -136,19 +136,7 @@ impl Context<'_> {
     }
 }
 
-/// Proof that the module is allowed to change the system: every mutating
-/// call in the library takes one, and only [`Context::change_token`] makes
-/// one.
-#[derive(Debug)]
-pub struct ChangeToken(());
-
-#[cfg(test)]
-impl ChangeToken {
-    /// A token for the library's own unit tests.
-    pub(crate) fn for_tests() -> ChangeToken {
-        ChangeToken(())
-    }
-}
+pub use crate::change::ChangeToken;
 
 /// A successful result.
 #[derive(Debug, Default, Clone, PartialEq)]

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use crate::ansible::{ChangeToken, Context, Failure, Module, Opt, Outcome, Spec, Type};
 use crate::cmd::Cmd;
+use crate::fsutil;
 use crate::node;
 use crate::pve::corosync_conf::{CorosyncConf, CLUSTER_CONF};
 use crate::pve::probe;
@@ -231,9 +232,9 @@ fn leftover(target: &str, params: &Params, ctx: &Context<'_>) -> Result<Outcome,
     Ok(outcome)
 }
 
-fn remove_directory(node: &str, _token: &ChangeToken) -> Result<(), Failure> {
+fn remove_directory(node: &str, token: &ChangeToken) -> Result<(), Failure> {
     let dir = format!("/etc/pve/nodes/{node}");
-    match fs::remove_dir_all(&dir) {
+    match fsutil::remove_dir_all(Path::new(&dir), token) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(Failure::new(format!(

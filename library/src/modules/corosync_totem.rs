@@ -139,13 +139,14 @@ fn backup_path(path: &str) -> String {
 /// The file as it was, at `<path>.bak` (replaced, as `cp` would). A new
 /// file gets 0640, the one mode pmxcfs allows outside `priv`
 /// (`cfs_fuse_chmod` in pve-cluster's `src/pmxcfs/pmxcfs.c`).
-fn write_backup(backup: &str, before: &str, _token: &ChangeToken) -> Result<(), String> {
+fn write_backup(backup: &str, before: &str, token: &ChangeToken) -> Result<(), String> {
     write_atomic(
         Path::new(backup),
         before.as_bytes(),
         &WriteOptions {
             new_file_mode: 0o640,
         },
+        token,
     )
     .map(|_| ())
     .map_err(|e| format!("cannot keep the previous file as {backup}: {e}"))

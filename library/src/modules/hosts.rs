@@ -132,15 +132,19 @@ impl Module for Hosts {
         };
         let mut backup_file = None;
         if plan.changed() && !ctx.check_mode() {
-            // fsutil takes no token; holding one proves this is no dry run.
-            let _token = ctx.change_token()?;
+            let token = ctx.change_token()?;
             if params.backup && existed {
-                let backup = fsutil::backup_file(Path::new(path))
+                let backup = fsutil::backup_file(Path::new(path), &token)
                     .map_err(|e| Failure::new(format!("{e}; {path} was left unchanged")))?;
                 backup_file = Some(backup.display().to_string());
             }
             let parts: Vec<&[u8]> = plan.pieces().into_iter().map(str::as_bytes).collect();
-            match fsutil::write_atomic_parts(Path::new(path), &parts, &WriteOptions::default()) {
+            match fsutil::write_atomic_parts(
+                Path::new(path),
+                &parts,
+                &WriteOptions::default(),
+                &token,
+            ) {
                 Ok(report) => {
                     for warning in report.warnings {
                         ctx.warn(warning);

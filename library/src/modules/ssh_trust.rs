@@ -7,7 +7,7 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -222,10 +222,9 @@ fn ensure_key(
         None => {
             changes.push(format!("created {} (mode 0700)", ssh_dir.display()));
             if !ctx.check_mode() {
-                let _token = ctx.change_token()?;
-                fs::create_dir_all(ssh_dir).map_err(|e| io_failure("create", ssh_dir, &e))?;
-                fs::set_permissions(ssh_dir, fs::Permissions::from_mode(0o700))
-                    .map_err(|e| io_failure("set the mode of", ssh_dir, &e))?;
+                let token = ctx.change_token()?;
+                fsutil::create_dir_all(ssh_dir, Some(0o700), &token)
+                    .map_err(|e| io_failure("create", ssh_dir, &e))?;
             }
         }
         Some(meta) if !meta.is_dir() => {
@@ -255,7 +254,7 @@ fn ensure_key(
         if public.exists() {
             // A public half without its private key is of no use, and
             // ssh-keygen would stop to ask before overwriting it.
-            fs::remove_file(&public).map_err(|e| io_failure("remove", &public, &e))?;
+            fsutil::remove_file(&public, &token).map_err(|e| io_failure("remove", &public, &e))?;
         }
         generate(params, &private, ctx, &token)?;
         let text = fs::read_to_string(&public).map_err(|e| io_failure("read", &public, &e))?;
@@ -274,8 +273,8 @@ fn ensure_key(
             private_meta.mode() & 0o7777
         ));
         if !ctx.check_mode() {
-            let _token = ctx.change_token()?;
-            fs::set_permissions(&private, fs::Permissions::from_mode(0o600))
+            let token = ctx.change_token()?;
+            fsutil::set_mode(&private, 0o600, &token)
                 .map_err(|e| io_failure("set the mode of", &private, &e))?;
         }
     }
@@ -309,13 +308,14 @@ fn ensure_key(
             let key = PublicKey::parse(&out.stdout).map_err(|e| Failure::new(e.to_string()))?;
             changes.push(format!("rebuilt {} from the private key", public.display()));
             if !ctx.check_mode() {
-                let _token = ctx.change_token()?;
+                let token = ctx.change_token()?;
                 fsutil::write_atomic(
                     &public,
                     format!("{}\n", key.line()).as_bytes(),
                     &WriteOptions {
                         new_file_mode: 0o644,
                     },
+                    &token,
                 )
                 .map_err(|e| Failure::new(e.to_string()))?;
             }
@@ -418,12 +418,16 @@ fn update_file(
     if ctx.check_mode() {
         return Ok((added, removed));
     }
-    let _token = ctx.change_token()?;
+    let token = ctx.change_token()?;
     let mut content = after;
     for attempt in 1..=WRITE_ATTEMPTS {
-        let report =
-            fsutil::write_atomic(path, content.as_bytes(), &WriteOptions { new_file_mode })
-                .map_err(|e| Failure::new(e.to_string()))?;
+        let report = fsutil::write_atomic(
+            path,
+            content.as_bytes(),
+            &WriteOptions { new_file_mode },
+            &token,
+        )
+        .map_err(|e| Failure::new(e.to_string()))?;
         for warning in report.warnings {
             ctx.warn(warning);
         }
