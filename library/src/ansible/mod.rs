@@ -9,6 +9,7 @@
 //! JSON object, on every path: bad arguments, a module error, a panic.
 
 pub mod json;
+mod mask;
 mod output;
 pub mod spec;
 
@@ -20,7 +21,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::cmd::{Runner, SystemRunner};
-pub use output::mask;
+pub use mask::mask;
 pub use spec::{Opt, Spec, Type};
 
 /// One Ansible module.

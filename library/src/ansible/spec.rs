@@ -235,7 +235,7 @@ pub fn validate(
     match state.errors.into_iter().next() {
         // The message may quote a secret (a bad value, an unknown choice):
         // AnsibleModule masks it like the rest of the result.
-        Some(first) => match super::output::mask(Value::String(first), &state.no_log_values) {
+        Some(first) => match super::mask::mask(Value::String(first), &state.no_log_values) {
             Value::String(masked) => Err(masked),
             _ => Err("invalid module arguments".to_string()),
         },
