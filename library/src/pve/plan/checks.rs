@@ -5,29 +5,12 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
-use super::input::{Input, NodeEntry, Report};
+use super::found::{report_of, Found};
+use super::input::{Input, NodeEntry};
+use super::state::ClusterState;
 use super::table::TableNode;
 use crate::pve::join;
 use crate::pve::names::{validate_cluster_name, validate_node_name};
-
-/// What stops the run.
-#[derive(Debug, Default)]
-pub struct Found {
-    /// Problems of the whole input.
-    pub problems: Vec<String>,
-    /// Refused hosts and why.
-    pub refused: BTreeMap<String, Vec<String>>,
-}
-
-impl Found {
-    /// Refuses `host` for `reason`.
-    pub fn refuse(&mut self, host: &str, reason: String) {
-        self.refused
-            .entry(host.to_string())
-            .or_default()
-            .push(reason);
-    }
-}
 
 fn list(items: &[String]) -> String {
     items.join(", ")
@@ -422,17 +405,6 @@ fn check_addresses(node: &TableNode, info: &crate::node::NodeInfo, found: &mut F
         );
     }
 }
-
-pub(super) fn report_of<'a>(input: &'a Input, host: &str) -> Option<&'a Report> {
-    input
-        .hosts
-        .iter()
-        .position(|h| h == host)
-        .and_then(|i| input.reports.get(i))
-        .and_then(Option::as_ref)
-}
-
-pub use super::state::{cluster_state, ClusterState};
 
 /// The one line naming every node and problem that stopped the run.
 pub fn summary(found: &Found) -> String {

@@ -7,7 +7,9 @@
 //! than no change at all. Pure: the input is what `pve_cluster_status` read
 //! on each node and what the inventory says.
 
+mod args;
 mod checks;
+mod found;
 mod input;
 mod state;
 mod table;
@@ -19,8 +21,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+pub use args::JoinArgs;
 pub use input::{Input, JoinSettings, NameSource, NodeEntry, Play, Report, StatusReport};
-pub use table::{HostsEntry, JoinArgs, KnownHost, TableNode};
+pub use table::{HostsEntry, KnownHost, TableNode};
 
 /// What the run is to do, or why it must not start.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -71,12 +74,12 @@ pub struct Plan {
 
 /// Makes the plan.
 pub fn plan(input: &Input) -> Plan {
-    let mut found = checks::Found::default();
+    let mut found = found::Found::default();
     checks::check_input(input, &mut found);
     let entries = checks::parse_entries(input, &mut found);
     let table = table::build(input, &entries, &mut found);
     checks::check_nodes(input, &table, &mut found);
-    let state = checks::cluster_state(input, &table, &mut found);
+    let state = state::cluster_state(input, &table, &mut found);
     checks::check_api_fingerprint(input, &state, &mut found);
     finish(input, table, state, found)
 }
@@ -84,8 +87,8 @@ pub fn plan(input: &Input) -> Plan {
 fn finish(
     input: &Input,
     table: Vec<TableNode>,
-    state: checks::ClusterState,
-    found: checks::Found,
+    state: state::ClusterState,
+    found: found::Found,
 ) -> Plan {
     let stop = !found.problems.is_empty() || !found.refused.is_empty();
     let msg = if stop {
@@ -98,7 +101,7 @@ fn finish(
     } else {
         BTreeMap::new()
     };
-    let join_args = table::join_args(input, &table, &state);
+    let join_args = args::join_args(input, &table, &state);
     let by_host = table.iter().map(|n| (n.host.clone(), n.clone())).collect();
     Plan {
         stop,

@@ -1,7 +1,7 @@
 //! Where each node stands, and what that makes of the run: the members,
 //! the first node, the joiners, and the nodes a cluster cannot take.
 
-use super::checks::{report_of, Found};
+use super::found::{report_of, Found};
 use super::input::{Input, StatusReport};
 use super::table::TableNode;
 
