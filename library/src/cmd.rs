@@ -15,6 +15,9 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
 use crate::change::ChangeToken;
 
 /// A command to run.
@@ -273,9 +276,9 @@ impl Runner for SystemRunner {
             None => {
                 // The whole process group goes, so helpers it started
                 // (ssh, for one) do not outlive the module.
-                let _ = Command::new("kill")
-                    .args(["-KILL", "--", &format!("-{}", child.id())])
-                    .status();
+                if let Ok(pgid) = i32::try_from(child.id()) {
+                    let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+                }
                 let _ = child.kill();
                 let _ = child.wait();
                 let output = CmdOutput {
