@@ -112,7 +112,7 @@ def test_adhoc_unknown_option_fails_with_ansible_text(tmp_path):
     assert status == "FAILED!"
     assert result["msg"] == (
         "Unsupported parameters for (pve_cluster_status) module: clustername. "
-        "Supported parameters include: cluster_name, node_info."
+        "Supported parameters include: api_fingerprint, cluster_name, node_info."
     )
 
 

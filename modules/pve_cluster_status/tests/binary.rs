@@ -209,7 +209,7 @@ fn every_layout_gives_the_expected_values() {
         }
         assert_eq!(
             r["invocation"]["module_args"],
-            json!({"cluster_name": null, "node_info": false}),
+            json!({"cluster_name": null, "node_info": false, "api_fingerprint": null}),
             "{w}"
         );
     }
@@ -563,7 +563,7 @@ fn unknown_options_use_the_exact_ansible_text() {
     run.assert_failed();
     assert_eq!(
         run.msg(),
-        "Unsupported parameters for (pve_cluster_status) module: cluster_nme, zzz. Supported parameters include: cluster_name, node_info."
+        "Unsupported parameters for (pve_cluster_status) module: cluster_nme, zzz. Supported parameters include: api_fingerprint, cluster_name, node_info."
     );
     // The name the controller resolved is the one shown (FQCN from a collection).
     let run = bed.run(
@@ -573,7 +573,7 @@ fn unknown_options_use_the_exact_ansible_text() {
     run.assert_failed();
     assert_eq!(
         run.msg(),
-        "Unsupported parameters for (my.coll.pve_cluster_status) module: bogus. Supported parameters include: cluster_name, node_info."
+        "Unsupported parameters for (my.coll.pve_cluster_status) module: bogus. Supported parameters include: api_fingerprint, cluster_name, node_info."
     );
     // Unless an action plugin asked to ignore them.
     let run = bed.run(
@@ -603,7 +603,7 @@ fn internal_keys_known_or_not_are_not_options() {
     run.assert_ok();
     assert_eq!(
         run.json["invocation"]["module_args"],
-        json!({"cluster_name": null, "node_info": false})
+        json!({"cluster_name": null, "node_info": false, "api_fingerprint": null})
     );
 }
 
