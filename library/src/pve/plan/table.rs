@@ -36,8 +36,13 @@ pub struct TableNode {
     pub nodeid: Option<u32>,
     /// Quorum votes, when given.
     pub votes: Option<u32>,
-    /// Root's public key of the wanted type, when the node has one.
+    /// Root's public key: of the wanted type when the node has one, else
+    /// the key it has (a Proxmox VE node has `/root/.ssh/id_rsa` from its
+    /// installation, which PVE's own tools use); `None` when it has none.
     pub root_key: Option<String>,
+    /// The type of that key, or the wanted type when root has none yet
+    /// (`pve_ssh_trust`'s `key_type`).
+    pub root_key_type: String,
     /// The node's SSH host key to pin.
     pub host_key: Option<String>,
 }
@@ -137,6 +142,16 @@ fn describe(
         Some(links) => links,
         None => vec![(ip.clone(), None)],
     };
+    // A node keeps the key root has: a second key beside PVE's id_rsa would
+    // be one more thing for PVE's key merging to miss.
+    let root_key = info
+        .root_ssh_keys
+        .get_key_value(&input.ssh_key_type)
+        .or_else(|| {
+            crate::node::SSH_KEY_TYPES
+                .iter()
+                .find_map(|t| info.root_ssh_keys.get_key_value(*t))
+        });
     Ok(TableNode {
         host: host.to_string(),
         name,
@@ -149,7 +164,9 @@ fn describe(
             .collect(),
         nodeid: entry.and_then(|e| e.nodeid),
         votes: entry.and_then(|e| e.votes),
-        root_key: info.root_ssh_keys.get(&input.ssh_key_type).cloned(),
+        root_key: root_key.map(|(_, key)| key.clone()),
+        root_key_type: root_key
+            .map_or_else(|| input.ssh_key_type.clone(), |(kind, _)| kind.clone()),
         host_key: info.ssh_host_key.clone(),
     })
 }

@@ -491,3 +491,31 @@ fn a_listed_node_with_its_recorded_key_joins_again_as_a_join_that_stopped() {
     assert_eq!(plan.joiners, vec!["pve3"]);
     assert!(plan.replaced.is_empty());
 }
+
+#[test]
+fn a_node_keeps_the_key_root_has() {
+    // pve1: only the id_rsa of a Proxmox VE installation; pve2: ed25519
+    // (the wanted type) beside it; pve3: no key yet.
+    let mut one = standalone(1);
+    one["node"]["root_ssh_keys"] = json!({"rsa": "ssh-rsa RSAKEY1 root@pve1"});
+    let mut two = standalone(2);
+    two["node"]["root_ssh_keys"]["rsa"] = json!("ssh-rsa RSAKEY2 root@pve2");
+    let mut three = standalone(3);
+    three["node"]["root_ssh_keys"] = json!({});
+    let plan = plan(&input(vec![one, two, three]));
+    let key = |h: &str| {
+        (
+            plan.by_host[h].root_key.clone(),
+            plan.by_host[h].root_key_type.clone(),
+        )
+    };
+    assert_eq!(
+        key("pve1"),
+        (Some("ssh-rsa RSAKEY1 root@pve1".into()), "rsa".into())
+    );
+    assert_eq!(
+        key("pve2"),
+        (Some(format!("{KEY}2 root@pve2")), "ed25519".into())
+    );
+    assert_eq!(key("pve3"), (None, "ed25519".into()));
+}
