@@ -213,12 +213,15 @@ def conf_version(path):
 
 
 def atomic_write(path, data, mode=0o644):
+    """PVE::Tools::file_set_contents: a temporary file, then rename.  In /etc/pve the
+    mode is pmxcfs' (it refuses other modes with EPERM), so it is not set there."""
     tmp = "%s.tmp.%d" % (path, os.getpid())
     with open(tmp, "wb" if isinstance(data, bytes) else "w") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-    os.chmod(tmp, mode)
+    if not (path == PVE_DIR or path.startswith(PVE_DIR + "/")):
+        os.chmod(tmp, mode)
     os.rename(tmp, path)
 
 
@@ -263,28 +266,62 @@ def vmlist():
     return ids
 
 
-class PveLock:
-    """Cluster-wide lock on the config (flock on the shared /etc/pve directory)."""
+def cfs_quorate():
+    """PVE::Cluster::check_cfs_quorum: pmxcfs' quorum view, from /etc/pve/.members."""
+    try:
+        with open(PVE_DIR + "/.members") as f:
+            members = json.load(f)
+    except (OSError, ValueError):
+        return False
+    cluster = members.get("cluster")
+    return True if cluster is None else bool(cluster.get("quorate"))
 
-    def __init__(self, path=PVE_DIR, timeout=10):
-        self.path = path
+
+class PveLock:
+    """PVE::Cluster::cfs_lock: a cluster-wide lock is the directory
+    /etc/pve/priv/lock/<lockid>, made with mkdir; while it exists, utime(0, 0) asks pmxcfs to
+    remove it once it is older than 120 s.  Acquiring gives up after `timeout` seconds."""
+
+    def __init__(self, lockid="file-corosync_conf", timeout=10):
+        self.lockid = lockid
+        self.path = PVE_DIR + "/priv/lock/" + lockid
         self.timeout = timeout
 
     def __enter__(self):
-        self.fd = os.open(self.path, os.O_RDONLY)
+        lockdir = os.path.dirname(self.path)
+        try:
+            os.mkdir(lockdir)
+        except OSError:
+            pass
+        if not os.path.isdir(lockdir):
+            raise Die("cfs-lock '%s' error: pve cluster filesystem not online." % self.lockid)
         t0 = time.time()
+        last = -1
         while True:
             try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.mkdir(self.path)
                 return self
-            except BlockingIOError:
-                if time.time() - t0 > self.timeout:
-                    raise Die("cfs-lock 'file-corosync_conf' error: got lock request timeout")
-                time.sleep(0.1)
+            except OSError:
+                pass
+            if time.time() - t0 >= self.timeout:
+                if not cfs_quorate():
+                    raise Die("cfs-lock '%s' error: no quorum!" % self.lockid)
+                raise Die("cfs-lock '%s' error: got lock request timeout" % self.lockid)
+            if int(time.time() - t0) > last:
+                last = int(time.time() - t0)
+                if last > 0:
+                    sys.stderr.write("trying to acquire cfs lock '%s' ...\n" % self.lockid)
+            try:
+                os.utime(self.path, (0, 0))   # cfs unlock request
+            except OSError:
+                pass
+            time.sleep(0.1)
 
     def __exit__(self, *a):
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
+        try:
+            os.rmdir(self.path)
+        except OSError:
+            pass
 
 
 def gen_cert(dest_dir, node):
@@ -305,8 +342,8 @@ def gen_node_dirs(node):
         os.makedirs(os.path.join(PVE_DIR, d), exist_ok=True)
     nd = PVE_DIR + "/nodes/" + node
     if not os.path.exists(nd + "/pve-ssl.pem") and os.path.exists(INSTALL_SSL + "/pve-ssl.pem"):
-        shutil.copy(INSTALL_SSL + "/pve-ssl.key", nd + "/pve-ssl.key")
-        shutil.copy(INSTALL_SSL + "/pve-ssl.pem", nd + "/pve-ssl.pem")
+        shutil.copyfile(INSTALL_SSL + "/pve-ssl.key", nd + "/pve-ssl.key")
+        shutil.copyfile(INSTALL_SSL + "/pve-ssl.pem", nd + "/pve-ssl.pem")
 
 
 def merge_ssh_keys():
