@@ -1,7 +1,9 @@
 """Shared code of the simulated Proxmox VE pieces of the test bed.
 
-Runs inside a simulated node (python3 stdlib only).  Simulated texts follow
-PVE 8.x (pve-cluster >= 8.0.6, pve-common >= 8) which are identical to PVE 9.0.
+Runs inside a simulated node (python3 stdlib and fusepy).  The bed imitates one release
+(`tb up --release`): 8 (pve-cluster 8.x >= 8.0.6, pve-common >= 8), 9.0 (the same texts),
+or 9.1 (pve-cluster >= 9.1.0: `create --token-coefficient`, default 125, in every new
+cluster's totem).
 """
 import fcntl
 import glob
@@ -52,6 +54,18 @@ def tb_env():
     except OSError:
         pass
     return env
+
+
+RELEASES = {"8": ("8.4", "8.4.1"), "9.0": ("9.0", "9.0.11"), "9.1": ("9.1", "9.1.1")}
+
+
+def release():
+    r = tb_env().get("TB_RELEASE") or "8"
+    return r if r in RELEASES else "8"
+
+
+def release_at_least(want):
+    return tuple(int(x) for x in release().split(".")) >= tuple(int(x) for x in want.split("."))
 
 
 def nodename():
