@@ -371,7 +371,32 @@ class PmxcfsOps:
         if self.lookup(rel) is not None:
             raise err(errno.EEXIST)
         os.mkdir(self.back(rel), 0o755)
+        if is_lockdir(rel):
+            self.set_writer(rel)
         return 0
+
+    # memdb keeps the writer (the node id) of each entry; the bed keeps it for lock
+    # directories, in an extended attribute of the store's directory
+    WRITER_XATTR = "user.tb.pmxcfs.writer"
+
+    def my_nodeid(self):
+        conf = self.cluster_info() if self.clustered else None
+        for n in (conf or {}).get("nodelist", {}).get("node", []):
+            if n.get("name") == self.node:
+                return int(n.get("nodeid", 0))
+        return 0
+
+    def set_writer(self, rel):
+        try:
+            os.setxattr(self.back(rel), self.WRITER_XATTR, str(self.my_nodeid()).encode())
+        except OSError:
+            pass
+
+    def writer(self, rel):
+        try:
+            return int(os.getxattr(self.back(rel), self.WRITER_XATTR))
+        except (OSError, ValueError):
+            return None
 
     def rmdir(self, path):
         rel = self.rel(path)
@@ -450,6 +475,10 @@ class PmxcfsOps:
                     return 0
                 raise err(errno.EACCES)
             if mtime < int(st.st_mtime):
+                raise err(errno.EACCES)
+            # memdb_mtime: only the lock's writer may renew it
+            writer = self.writer(rel)
+            if writer is not None and writer != self.my_nodeid():
                 raise err(errno.EACCES)
         os.utime(self.back(rel), (mtime, mtime))
         return 0

@@ -256,7 +256,7 @@ def test_read_only_without_quorum(bed):
 def test_lock_directories(bed):
     # PVE/Cluster.pm cfs_lock: mkdir /etc/pve/priv/lock/<id>; memdb.c memdb_mkdir: EEXIST while
     # held, on every node; memdb_rename: locks do not move (EACCES); memdb_mtime: no older
-    # mtime (EACCES); cfs_plug_memdb_utimens + memdb_lock_expired: utime(0, 0) removes a lock
+    # mtime, and a newer one only from the lock's writer (EACCES); cfs_plug_memdb_utimens + memdb_lock_expired: utime(0, 0) removes a lock
     # older than CFS_LOCK_TIMEOUT (120 s) and is refused (EACCES) before
     assert steps("tbp1", "os.mkdir('priv/lock/file-test')", "os.mkdir('priv/lock/file-test')") == \
         ["OK", "EEXIST"]
@@ -264,6 +264,10 @@ def test_lock_directories(bed):
                  "os.rename('priv/lock/file-test', 'priv/lock/other')",
                  "os.utime('priv/lock/file-test', (1000, 1000))") == \
         ["EEXIST", "EACCES", "EACCES", "EACCES"]
+    # memdb_mtime: only the node that made the lock renews it (a newer mtime)
+    later = int(time.time()) + 5
+    assert steps("tbp2", "os.utime('priv/lock/file-test', (%d, %d))" % (later, later)) == ["EACCES"]
+    assert steps("tbp1", "os.utime('priv/lock/file-test', (%d, %d))" % (later, later)) == ["OK"]
     # age the lock in the store (as if it had been held for 3 minutes)
     old = time.time() - 180
     os.utime(os.path.join(store("tbp1"), "priv/lock/file-test"), (old, old))
