@@ -22,8 +22,18 @@ MEMDB_MAX_INODES = 256 * 1024              # memdb.h
 MEMDB_BLOCKSIZE = 4096                     # memdb.h
 CFS_LOCK_TIMEOUT = 120                     # memdb.c
 QUORUM_CACHE = 0.5                         # seconds a corosync answer is reused
-VERSION_PATHS = ["corosync.conf", "corosync.conf.new", "storage.cfg", "user.cfg",
-                 "domains.cfg", "datacenter.cfg"]   # the first entries of status.c's list
+VERSION_PATHS = [   # status.c memdb_change_array (pve-cluster 9.1)
+    "corosync.conf", "corosync.conf.new", "storage.cfg", "user.cfg", "domains.cfg",
+    "notifications.cfg", "priv/notifications.cfg", "priv/shadow.cfg", "priv/acme/plugins.cfg",
+    "priv/tfa.cfg", "priv/token.cfg", "priv/wg-keys.cfg", "datacenter.cfg", "vzdump.cron",
+    "vzdump.conf", "jobs.cfg", "ha/crm_commands", "ha/manager_status", "ha/resources.cfg",
+    "ha/rules.cfg", "ha/groups.cfg", "ha/fence.cfg", "status.cfg", "replication.cfg",
+    "ceph.conf", "sdn/vnets.cfg", "sdn/zones.cfg", "sdn/controllers.cfg", "sdn/subnets.cfg",
+    "sdn/ipams.cfg", "sdn/mac-cache.json", "sdn/pve-ipam-state.json", "sdn/dns.cfg",
+    "sdn/fabrics.cfg", "sdn/route-maps.cfg", "sdn/prefix-lists.cfg", "sdn/.running-config",
+    "virtual-guest/cpu-models.conf", "virtual-guest/profiles.cfg", "firewall/cluster.fw",
+    "mapping/directory.cfg", "mapping/pci.cfg", "mapping/usb.cfg"]
+OPENVZ_SCRIPT_RE = re.compile(r"^(vps|[1-9][0-9]*)\.(mount|umount|start|stop|premount|postumount)$")
 VM_RE = re.compile(r"^nodes/([^/]+)/(qemu-server|lxc)/([1-9][0-9]*)\.conf$")
 
 
@@ -256,6 +266,8 @@ class PmxcfsOps:
             ftype = stat.S_IFDIR
         else:
             mode, nlink = (0o666 if q else 0o444), 1
+            if OPENVZ_SCRIPT_RE.match(os.path.basename(rel)):
+                mode |= 0o100   # tree_entry_stat: name_is_openvz_script
             mask = 0o700 if is_private(rel) else 0o750
             ftype = stat.S_IFREG
         return self.attrs(ftype | (mode & mask), size=st.st_size if ftype == stat.S_IFREG else 0,

@@ -107,6 +107,10 @@ def test_fuse_mount_and_virtual_entries(bed):
     assert sh("tbp1", "cat /etc/pve/.members", check=True).stdout == '{\n"nodename": "tbp1",\n"version": 0\n}\n'
     assert re.match(r'^\{\n"version": \d+\n\n\}\n$', sh("tbp1", "cat /etc/pve/.vmlist", check=True).stdout)
     assert sh("tbp1", "cat /etc/pve/.clusterlog", check=True).stdout == '{\n"data": [\n]\n}\n'
+    # status.c cfs_create_version_msg
+    version = sh("tbp1", "cat /etc/pve/.version", check=True).stdout
+    assert re.match(r'^\{\n"starttime": \d+,\n"clinfo": \d+,\n"vmlist": \d+,\n"corosync.conf": \d+,\n', version)
+    assert version.endswith('"mapping/usb.cfg": 0,\n"kvstore": {\n"tbp1": {\n}\n}\n}\n'), version
     assert sh("tbp1", "cat /etc/pve/.debug", check=True).stdout == "0\n"
 
 
@@ -123,6 +127,9 @@ def test_modes_and_owner(bed):
     assert {(x[1], x[2]) for x in rows} == {("root", "www-data")}
     assert rows[0][3] == "0"
     assert steps("tbp1", "mode('local')") == ["OK 0o120755"]
+    # tree_entry_stat: OpenVZ action scripts are executable for their owner
+    assert steps("tbp1", "write('nodes/tbp1/openvz/101.mount', b'')", "mode('nodes/tbp1/openvz/101.mount')",
+                 "os.unlink('nodes/tbp1/openvz/101.mount')") == ["OK", "OK 0o100740", "OK"]
 
 
 def test_chmod(bed):
