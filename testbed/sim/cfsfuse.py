@@ -33,6 +33,14 @@ VERSION_PATHS = [   # status.c memdb_change_array (pve-cluster 9.1)
     "sdn/fabrics.cfg", "sdn/route-maps.cfg", "sdn/prefix-lists.cfg", "sdn/.running-config",
     "virtual-guest/cpu-models.conf", "virtual-guest/profiles.cfg", "firewall/cluster.fw",
     "mapping/directory.cfg", "mapping/pci.cfg", "mapping/usb.cfg"]
+# pve-cluster 8.1 (stable-bookworm) has priv/ipam.db, priv/macs.db and two sdn fabric files
+# in place of 9.1's priv/wg-keys.cfg, ha/rules.cfg and sdn fabric / route files
+VERSION_PATHS_8 = [p for p in VERSION_PATHS if p not in (
+    "priv/wg-keys.cfg", "ha/rules.cfg", "sdn/fabrics.cfg", "sdn/route-maps.cfg", "sdn/prefix-lists.cfg")]
+VERSION_PATHS_8[VERSION_PATHS_8.index("priv/token.cfg") + 1:VERSION_PATHS_8.index("priv/token.cfg") + 1] = [
+    "priv/ipam.db", "priv/macs.db"]
+VERSION_PATHS_8[VERSION_PATHS_8.index("sdn/dns.cfg") + 1:VERSION_PATHS_8.index("sdn/dns.cfg") + 1] = [
+    "sdn/fabrics/openfabric.cfg", "sdn/fabrics/ospf.cfg"]
 OPENVZ_SCRIPT_RE = re.compile(r"^(vps|[1-9][0-9]*)\.(mount|umount|start|stop|premount|postumount)$")
 VM_RE = re.compile(r"^nodes/([^/]+)/(qemu-server|lxc)/([1-9][0-9]*)\.conf$")
 
@@ -80,7 +88,7 @@ class Corosync:
 
 
 class PmxcfsOps:
-    def __init__(self, backing, nodename, clustered, parse_conf=None):
+    def __init__(self, backing, nodename, clustered, parse_conf=None, release="8"):
         self.root = backing
         self.node = nodename
         self.clustered = clustered   # pmxcfs.c main: corosync.conf in the store at start
@@ -98,6 +106,7 @@ class PmxcfsOps:
         self.funcs = {".version": 0o440, ".members": 0o440, ".vmlist": 0o440, ".rrd": 0o440,
                       ".clusterlog": 0o440, ".debug": 0o640}
         self.debug = 0
+        self.version_paths = VERSION_PATHS_8 if release == "8" else VERSION_PATHS
         self.counters = {}
         self.last = {}
 
@@ -225,7 +234,7 @@ class PmxcfsOps:
         vmlist = self.counters.get("vmlist", 0)
         clinfo = self.counters.get("clinfo", 0)
         s = '{\n"starttime": %d,\n"clinfo": %d,\n"vmlist": %d,\n' % (self.starttime, clinfo, vmlist)
-        for p in VERSION_PATHS:
+        for p in self.version_paths:
             st = self.lookup(p)
             s += '"%s": %d,\n' % (p, int(st.st_mtime) if st else 0)
         s += '"kvstore": {\n"%s": {\n}\n}\n}\n' % self.node

@@ -55,6 +55,9 @@ def totem(tb, node):
 
 def test_release_9_1_token_coefficient(bed91):
     tb = bed91
+    # pmxcfs status.c memdb_change_array of pve-cluster 9.1
+    version = tb("exec", "tbr1", "cat", "/etc/pve/.version").stdout
+    assert '"ha/rules.cfg": 0,\n' in version and '"priv/ipam.db"' not in version
     r = tb("exec", "tbr1", "pvecm", "create", "c91")
     assert r.stderr == ""
     assert "  secauth: on\n  token_coefficient: 125\n  version: 2\n" in totem(tb, "tbr1")
@@ -75,6 +78,9 @@ def test_release_9_1_token_coefficient(bed91):
 
 def test_release_8_has_no_token_coefficient(bed8):
     tb = bed8
+    # ... and of pve-cluster 8.1 (stable-bookworm)
+    version = tb("exec", "tbs1", "cat", "/etc/pve/.version").stdout
+    assert '"priv/ipam.db": 0,\n' in version and '"ha/rules.cfg"' not in version
     r = tb("exec", "tbs1", "pvecm", "create", "c8", "--token-coefficient", "125", check=False)
     assert (r.returncode, r.stderr) == (255, "Unknown option: token-coefficient\n400 unable to parse option\n"
                                         "pvecm create <clustername> [OPTIONS]\n")
