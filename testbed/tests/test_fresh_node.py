@@ -120,6 +120,9 @@ def test_join_over_ssh_as_pve(bed):
         time.sleep(0.5)
     sh("tbf1", "cat >>/etc/pve/priv/authorized_keys", input=pub)
     sh("tbf2", "ssh-keyscan -t rsa %s >>/root/.ssh/known_hosts 2>/dev/null" % ip(1))
+    # a key authorized on tbf2 before the join goes into tbf2's own /etc/pve
+    sh("tbf2", "ssh-keygen -q -t ed25519 -N '' -C before-join -f /tmp/k && "
+               "cat /tmp/k.pub >>/root/.ssh/authorized_keys")
     r = sh("tbf2", "pvecm add %s --use_ssh" % ip(1))
     assert r.stderr == ""
     lines = r.stdout.splitlines()
@@ -132,6 +135,9 @@ def test_join_over_ssh_as_pve(bed):
     # its known_hosts file is there for PVE's own ssh calls (SSHInfo.pm: HostKeyAlias)
     keys = sh("tbf1", "cat /etc/pve/priv/authorized_keys").stdout
     assert pub in keys and sh("tbf1", "cat /root/.ssh/id_rsa.pub").stdout in keys
+    # Setup.pm finish_join drops the node's database: the key authorized before is gone
+    assert "before-join" not in keys
+    assert sh("tbf2", "cat /root/.ssh/authorized_keys").stdout == keys
     assert sh("tbf2", "cat /etc/pve/nodes/tbf2/ssh_known_hosts").stdout == "tbf2 " + rsa_host_key("tbf2")
     r = sh("tbf1", "ssh -o BatchMode=yes -o HostKeyAlias=tbf2 "
                    "-o UserKnownHostsFile=/etc/pve/nodes/tbf2/ssh_known_hosts "
