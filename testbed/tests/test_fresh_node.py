@@ -113,9 +113,9 @@ def test_join_over_ssh_as_pve(bed):
     # pvecm.pm add --use_ssh: ssh-copy-id -i /root/.ssh/id_rsa, then ssh -o BatchMode=yes;
     # the peer's host key must be known and root's key accepted: both are the admin's job
     pub = sh("tbf2", "cat /root/.ssh/id_rsa.pub").stdout
-    # /etc/pve is read-only until the new cluster is quorate
+    # /etc/pve is read-only until pmxcfs sees the new cluster quorate (PVE::Cluster::check_cfs_quorum)
     for _ in range(120):
-        if sh("tbf1", "pvecm status", check=False).returncode == 0:
+        if '"quorate": 1' in sh("tbf1", "cat /etc/pve/.members", check=False).stdout:
             break
         time.sleep(0.5)
     sh("tbf1", "cat >>/etc/pve/priv/authorized_keys", input=pub)
