@@ -1,7 +1,9 @@
 """Shared code of the simulated Proxmox VE pieces of the test bed.
 
-Runs inside a simulated node (python3 stdlib only).  Simulated texts follow
-PVE 8.x (pve-cluster >= 8.0.6, pve-common >= 8) which are identical to PVE 9.0.
+Runs inside a simulated node (python3 stdlib and fusepy).  The bed imitates one release
+(`tb up --release`): 8 (pve-cluster 8.x >= 8.0.6, pve-common >= 8), 9.0 (the same texts),
+or 9.1 (pve-cluster >= 9.1.0: `create --token-coefficient`, default 125, in every new
+cluster's totem).
 """
 import fcntl
 import glob
@@ -52,6 +54,18 @@ def tb_env():
     except OSError:
         pass
     return env
+
+
+RELEASES = {"8": ("8.4", "8.4.1"), "9.0": ("9.0", "9.0.11"), "9.1": ("9.1", "9.1.1")}
+
+
+def release():
+    r = tb_env().get("TB_RELEASE") or "8"
+    return r if r in RELEASES else "8"
+
+
+def release_at_least(want):
+    return tuple(int(x) for x in release().split(".")) >= tuple(int(x) for x in want.split("."))
 
 
 def nodename():
@@ -213,12 +227,15 @@ def conf_version(path):
 
 
 def atomic_write(path, data, mode=0o644):
+    """PVE::Tools::file_set_contents: a temporary file, then rename.  In /etc/pve the
+    mode is pmxcfs' (it refuses other modes with EPERM), so it is not set there."""
     tmp = "%s.tmp.%d" % (path, os.getpid())
     with open(tmp, "wb" if isinstance(data, bytes) else "w") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-    os.chmod(tmp, mode)
+    if not (path == PVE_DIR or path.startswith(PVE_DIR + "/")):
+        os.chmod(tmp, mode)
     os.rename(tmp, path)
 
 
@@ -263,28 +280,62 @@ def vmlist():
     return ids
 
 
-class PveLock:
-    """Cluster-wide lock on the config (flock on the shared /etc/pve directory)."""
+def cfs_quorate():
+    """PVE::Cluster::check_cfs_quorum: pmxcfs' quorum view, from /etc/pve/.members."""
+    try:
+        with open(PVE_DIR + "/.members") as f:
+            members = json.load(f)
+    except (OSError, ValueError):
+        return False
+    cluster = members.get("cluster")
+    return True if cluster is None else bool(cluster.get("quorate"))
 
-    def __init__(self, path=PVE_DIR, timeout=10):
-        self.path = path
+
+class PveLock:
+    """PVE::Cluster::cfs_lock: a cluster-wide lock is the directory
+    /etc/pve/priv/lock/<lockid>, made with mkdir; while it exists, utime(0, 0) asks pmxcfs to
+    remove it once it is older than 120 s.  Acquiring gives up after `timeout` seconds."""
+
+    def __init__(self, lockid="file-corosync_conf", timeout=10):
+        self.lockid = lockid
+        self.path = PVE_DIR + "/priv/lock/" + lockid
         self.timeout = timeout
 
     def __enter__(self):
-        self.fd = os.open(self.path, os.O_RDONLY)
+        lockdir = os.path.dirname(self.path)
+        try:
+            os.mkdir(lockdir)
+        except OSError:
+            pass
+        if not os.path.isdir(lockdir):
+            raise Die("cfs-lock '%s' error: pve cluster filesystem not online." % self.lockid)
         t0 = time.time()
+        last = -1
         while True:
             try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.mkdir(self.path)
                 return self
-            except BlockingIOError:
-                if time.time() - t0 > self.timeout:
-                    raise Die("cfs-lock 'file-corosync_conf' error: got lock request timeout")
-                time.sleep(0.1)
+            except OSError:
+                pass
+            if time.time() - t0 >= self.timeout:
+                if not cfs_quorate():
+                    raise Die("cfs-lock '%s' error: no quorum!" % self.lockid)
+                raise Die("cfs-lock '%s' error: got lock request timeout" % self.lockid)
+            if int(time.time() - t0) > last:
+                last = int(time.time() - t0)
+                if last > 0:
+                    sys.stderr.write("trying to acquire cfs lock '%s' ...\n" % self.lockid)
+            try:
+                os.utime(self.path, (0, 0))   # cfs unlock request
+            except OSError:
+                pass
+            time.sleep(0.1)
 
     def __exit__(self, *a):
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
+        try:
+            os.rmdir(self.path)
+        except OSError:
+            pass
 
 
 def gen_cert(dest_dir, node):
@@ -305,34 +356,208 @@ def gen_node_dirs(node):
         os.makedirs(os.path.join(PVE_DIR, d), exist_ok=True)
     nd = PVE_DIR + "/nodes/" + node
     if not os.path.exists(nd + "/pve-ssl.pem") and os.path.exists(INSTALL_SSL + "/pve-ssl.pem"):
-        shutil.copy(INSTALL_SSL + "/pve-ssl.key", nd + "/pve-ssl.key")
-        shutil.copy(INSTALL_SSL + "/pve-ssl.pem", nd + "/pve-ssl.pem")
+        shutil.copyfile(INSTALL_SSL + "/pve-ssl.key", nd + "/pve-ssl.key")
+        shutil.copyfile(INSTALL_SSL + "/pve-ssl.pem", nd + "/pve-ssl.pem")
 
 
-def merge_ssh_keys():
-    """PVE: /root/.ssh/authorized_keys -> /etc/pve/priv/authorized_keys (merged)."""
-    shared = PVE_DIR + "/priv/authorized_keys"
-    keys = []
-    for p in (shared, "/root/.ssh/authorized_keys", "/root/.ssh/id_rsa.pub"):
-        try:
-            with open(p) as f:
-                for line in f:
-                    if line.strip() and line not in keys:
-                        keys.append(line if line.endswith("\n") else line + "\n")
-        except OSError:
-            pass
-    atomic_write(shared, "".join(keys), 0o600)
-    ak = "/root/.ssh/authorized_keys"
-    if not os.path.islink(ak):
-        if os.path.exists(ak):
-            os.rename(ak, ak + ".org")
-        os.symlink(shared, ak)
+# ---------------------------------------------------------------- SSH files (PVE/Cluster/Setup.pm)
+
+SSH_CLUSTER_AK = PVE_DIR + "/priv/authorized_keys"
+SSH_CLUSTER_KH = PVE_DIR + "/priv/known_hosts"
+SSH_SYSTEM_KH = "/etc/ssh/ssh_known_hosts"
+SSH_HOST_RSA_PUB = "/etc/ssh/ssh_host_rsa_key.pub"
+ROOT_ID_RSA = "/root/.ssh/id_rsa"
+ROOT_AK = "/root/.ssh/authorized_keys"
+ROOT_SSH_CONFIG = "/root/.ssh/config"
+CIPHERS = ("Ciphers aes128-ctr,aes192-ctr,aes256-ctr,aes128-gcm@openssh.com,"
+           "aes256-gcm@openssh.com,chacha20-poly1305@openssh.com\n")
+
+
+def warn(msg):
+    sys.stderr.write(msg)
+    sys.stderr.flush()
+
+
+def read_text(path):
+    with open(path) as f:
+        return f.read()
+
+
+def create_excl(path, data, mode):
+    """IO::File->new(path, O_CREAT | O_WRONLY | O_EXCL, mode)."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, mode)
+    except OSError:
+        return False
+    with os.fdopen(fd, "w") as f:
+        f.write(data)
+    return True
+
+
+def setup_rootsshconfig():
+    """Setup.pm setup_rootsshconfig: root's RSA key and client config, if missing."""
+    if not os.path.isfile(ROOT_ID_RSA + ".pub"):
+        os.makedirs("/root/.ssh", mode=0o700, exist_ok=True)
+        subprocess.run(["ssh-keygen", "-t", "rsa", "-N", "", "-b", "4096", "-f", ROOT_ID_RSA],
+                       input="\n", text=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not os.path.isfile(ROOT_SSH_CONFIG):
+        os.makedirs("/root/.ssh", mode=0o700, exist_ok=True)
+        create_excl(ROOT_SSH_CONFIG, CIPHERS, 0o640)
 
 
 def setup_ssh_keys():
-    os.makedirs("/root/.ssh", mode=0o700, exist_ok=True)
-    if not os.path.exists("/root/.ssh/id_rsa"):
-        quiet(["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", "/root/.ssh/id_rsa"])
+    """Setup.pm setup_ssh_keys: root's authorized_keys becomes a link to the cluster's file,
+    which takes over the keys of a node that has none yet."""
+    try:
+        os.mkdir(PVE_DIR + "/priv")
+    except OSError:
+        pass
+    import_ok = False
+    if not os.path.isfile(SSH_CLUSTER_AK):
+        old = read_text(ROOT_AK) if os.path.isfile(ROOT_AK) else ""
+        if create_excl(SSH_CLUSTER_AK, old, 0o400):
+            import_ok = True
+    if not os.path.isfile(SSH_CLUSTER_AK):
+        warn("can't create shared ssh key database '%s'\n" % SSH_CLUSTER_AK)
+    if os.path.isfile(ROOT_AK) and not os.path.islink(ROOT_AK):
+        try:
+            os.rename(ROOT_AK, ROOT_AK + ".org")
+        except OSError as e:
+            warn("rename %s failed - %s\n" % (ROOT_AK, e.strerror))
+    if not os.path.islink(ROOT_AK):
+        try:
+            os.symlink(SSH_CLUSTER_AK, ROOT_AK)
+        except OSError:
+            pass
+    if not os.path.islink(ROOT_AK):
+        warn("can't create symlink for ssh keys '%s' -> '%s'\n" % (ROOT_AK, SSH_CLUSTER_AK))
+    elif import_ok:
+        try:
+            os.unlink(ROOT_AK + ".org")
+        except OSError:
+            pass
+
+
+def ssh_merge_keys():
+    """Setup.pm ssh_merge_keys: the cluster's file, the backup of root's old file and root's
+    own key, without duplicate RSA keys."""
+    data = ""
+    if os.path.isfile(SSH_CLUSTER_AK):
+        data = read_text(SSH_CLUSTER_AK).rstrip("\n")
+    found_backup = False
+    if os.path.isfile(ROOT_AK + ".org"):
+        data += "\n" + read_text(ROOT_AK + ".org").rstrip("\n")
+        found_backup = True
+    if os.path.isfile(ROOT_ID_RSA + ".pub"):
+        data += "\n" + read_text(ROOT_ID_RSA + ".pub").rstrip("\n") + "\n"
+    seen = set()
+    new = ""
+    for line in data.split("\n"):
+        m = re.search(r"(^|\s)ssh-(rsa|dsa)\s+(\S+)\s+\S+$", line)
+        if not line.startswith("#") and m:
+            if m.group(3) in seen:
+                continue
+            seen.add(m.group(3))
+        new += line + "\n"
+    # Perl's split drops trailing empty fields
+    new = new.rstrip("\n") + "\n" if new.strip("\n") else ""
+    atomic_write(SSH_CLUSTER_AK, new, 0o600)
+    if found_backup and os.path.islink(ROOT_AK):
+        os.unlink(ROOT_AK + ".org")
+
+
+def host_rsa_key():
+    m = re.search(r"^(ssh-rsa\s\S+)(\s.*)?$", read_text(SSH_HOST_RSA_PUB), re.M)
+    if not m:
+        raise Die("can't parse %s" % SSH_HOST_RSA_PUB)
+    return m.group(1)
+
+
+def ssh_create_node_known_hosts(node):
+    """Setup.pm ssh_create_node_known_hosts (pve-cluster >= 8.0.6): the node's RSA host key
+    for PVE's own ssh calls (SSHInfo.pm: HostKeyAlias=<node>, UserKnownHostsFile=this file)."""
+    atomic_write("%s/nodes/%s/ssh_known_hosts" % (PVE_DIR, node), "%s %s" % (node, host_rsa_key()))
+
+
+def ssh_merge_known_hosts(node, ip, create_link):
+    """Setup.pm ssh_merge_known_hosts: the cluster's known_hosts gets this node's RSA host key
+    for its name and address; /etc/ssh/ssh_known_hosts may become a link to it."""
+    import base64
+    import hmac
+    node, ip = node.lower(), ip.lower()
+    try:
+        os.mkdir(PVE_DIR + "/priv")
+    except OSError:
+        pass
+    if not os.path.isfile(SSH_CLUSTER_KH):
+        create_excl(SSH_CLUSTER_KH, "", 0o600)
+    old = read_text(SSH_CLUSTER_KH)
+    new = ""
+    if not os.path.islink(SSH_SYSTEM_KH) and os.path.isfile(SSH_SYSTEM_KH):
+        new = read_text(SSH_SYSTEM_KH)
+    hostkey = host_rsa_key()
+    out_lines = []
+    seen = set()
+    found = {"node": False, "ip": False}
+
+    def merge_line(line, keep_all):
+        if not line.strip() or line.startswith("#"):
+            return
+        m = re.match(r"^(\S+)\s(ssh-rsa\s\S+)(\s.*)?$", line)
+        if m:
+            key, rsakey = m.group(1), m.group(2)
+            if key in seen:
+                return
+            seen.add(key)
+            h = re.search(r"\|1\|([^|\s]+)\|([^|\s]+)$", key)
+            if h:
+                salt = base64.b64decode(h.group(1))
+                for what, name in (("node", node), ("ip", ip)):
+                    digest = base64.b64encode(hmac.new(salt, name.encode(), "sha1").digest()).decode()
+                    if digest == h.group(2):
+                        if rsakey == hostkey:
+                            found[what] = True
+                            out_lines.append(line)
+                        return
+            else:
+                k = key.lower()
+                if k == ip and rsakey == hostkey:
+                    found["ip"] = True
+                elif k == node and rsakey == hostkey:
+                    found["node"] = True
+            out_lines.append(line)
+        elif keep_all:
+            out_lines.append(line)
+
+    for line in old.splitlines():
+        merge_line(line + "\n", True)
+    for line in new.splitlines():
+        merge_line(line + "\n", False)
+    if not found["node"]:
+        out_lines.append("%s %s\n" % (node, hostkey))
+    if not found["ip"]:
+        out_lines.append("%s %s\n" % (ip, hostkey))
+    atomic_write(SSH_CLUSTER_KH, "".join(out_lines))
+    if not create_link:
+        return
+    try:
+        os.unlink(SSH_SYSTEM_KH)
+    except OSError:
+        pass
+    try:
+        os.symlink(SSH_CLUSTER_KH, SSH_SYSTEM_KH)
+    except OSError:
+        pass
+    if not os.path.islink(SSH_SYSTEM_KH):
+        warn("can't create symlink for ssh known hosts '%s' -> '%s'\n" % (SSH_SYSTEM_KH, SSH_CLUSTER_KH))
+
+
+def ssh_unmerge_known_hosts():
+    """Setup.pm ssh_unmerge_known_hosts: a linked /etc/ssh/ssh_known_hosts becomes a local copy."""
+    if not os.path.islink(SSH_SYSTEM_KH):
+        return
+    old = read_text(SSH_CLUSTER_KH) if os.path.isfile(SSH_CLUSTER_KH) else ""
+    atomic_write(SSH_SYSTEM_KH, old)
 
 
 # ---------------------------------------------------------------- addnode (peer side)

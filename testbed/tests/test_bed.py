@@ -181,9 +181,9 @@ def test_create(bed):
 
 
 def test_join_over_ssh(bed):
-    # root SSH trust tbt2 -> tbt1, as an admin (or the role) would set it up
-    ssh("tbt2", "ssh-keygen -q -t rsa -b 2048 -N '' -f /root/.ssh/id_rsa && "
-                "printf 'Host *\\n  StrictHostKeyChecking accept-new\\n' >/root/.ssh/config", check=True)
+    # root SSH trust tbt2 -> tbt1, as an admin (or the role) would set it up; root's
+    # /root/.ssh/id_rsa exists on a fresh node (Setup.pm setup_rootsshconfig)
+    ssh("tbt2", "printf 'Host *\\n  StrictHostKeyChecking accept-new\\n' >>/root/.ssh/config", check=True)
     pub = ssh("tbt2", "cat /root/.ssh/id_rsa.pub", check=True).stdout
     ssh("tbt1", "cat >>/root/.ssh/authorized_keys", input=pub, check=True)
     r = ssh("tbt2", "pvecm add %s --use_ssh" % ip(1))
