@@ -276,20 +276,39 @@ def test_05_corosync_stopped_on_a_member(bed):
 
 def test_06_first_node_reinstalled(bed):
     # Reproduces: the node that created the cluster is reinstalled (same
-    # name and address, empty disks) while the others are still clustered.
-    # The role must not create a second cluster of the same name on it: its
-    # first node is a member of the existing cluster, so the reinstalled
-    # node joins that cluster.
+    # name and address, empty disks, new SSH host keys) while the others
+    # are still clustered. The cluster lists it, offline, with the host key
+    # it had (/etc/pve/nodes/<node>/ssh_known_hosts). The role must neither
+    # create a second cluster of the same name on it nor quietly let the
+    # new node take the member's place: it stops before any change, naming
+    # the node and pve_cluster_replace_reinstalled. With that variable, the
+    # stale member is removed (pvecm delnode) and the new node joins the
+    # existing cluster in its place.
     before = stores(bed)
     bed.tb("reinstall", bed.node(1))
     assert bed.status(1, "lab")["in_cluster"] is False
+    wait_for(lambda: bed.status(2, "lab")["online_count"] == 2, timeout=120,
+             what=f"the cluster to see {bed.node(1)} gone")
+    conf = bed.conf(2)
     r = bed.role("lab")
+    assert r.returncode != 0, r.stdout[-4000:]
+    assert (f"{bed.node(1)} is listed as a member of cluster 'lab' (offline), but is itself in no cluster"
+            in r.stdout), r.stdout[-4000:]
+    assert "Set pve_cluster_replace_reinstalled: true" in r.stdout
+    assert all(v["changed"] == 0 for v in recap(r.stdout).values()), recap(r.stdout)
+    assert bed.conf(2) == conf
+    r = bed.role("lab", "-e", "pve_cluster_replace_reinstalled=true")
     assert r.returncode == 0, r.stdout[-4000:]
     assert stores(bed) == before, "a second cluster was created"
     assert_one_cluster(bed, "lab")
     assert f"changed: [{bed.node(2)} -> {bed.node(1)}(" in r.stdout, "node 1 did not join"
+    assert re.search(r"TASK \[proxmox_cluster : Remove the stale member that the reinstalled node replaces, "
+                     + bed.node(1) + r"\] \*+\nchanged: \[" + bed.node(2), r.stdout), r.stdout[-4000:]
     assert not re.search(r"TASK \[proxmox_cluster : Create the cluster on the first node\] \*+\n(changed|ok)",
                          r.stdout), "create ran"
+    # A second run with the variable: nothing is reinstalled any more.
+    r = bed.role("lab", "-e", "pve_cluster_replace_reinstalled=true")
+    assert r.returncode == 0 and all(v["changed"] == 0 for v in recap(r.stdout).values()), r.stdout[-3000:]
 
 
 def test_07_peer_stopped_during_join(bed):

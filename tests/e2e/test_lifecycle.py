@@ -106,8 +106,8 @@ def test_04_the_playbook_removes_a_powered_off_node_and_corosync_expects_three_v
     r = remove_play(bed, three_node_inventory(bed))
     assert r.returncode == 0, r.stdout[-4000:]
     rc = recap(r.stdout)
-    assert rc[bed.node(1)]["changed"] == 1, rc
-    assert rc[bed.node(2)]["changed"] == 0 and rc[bed.node(3)]["changed"] == 0, rc
+    assert rc[bed.node(1)]["changed"] == 1, (rc, r.stdout[-6000:])
+    assert rc[bed.node(2)]["changed"] == 0 and rc[bed.node(3)]["changed"] == 0, (rc, r.stdout[-6000:])
     assert version(bed) == v + 1
     assert names(bed) == [bed.node(k) for k in (1, 2, 3)]
     # Every remaining node sees it, from the real corosync.
