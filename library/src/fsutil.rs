@@ -567,6 +567,16 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `write_atomic` with the default options, as a module holding a token calls it.
+    fn write_default(path: &Path, bytes: &[u8]) -> Result<WriteReport, FsError> {
+        write_atomic(
+            path,
+            bytes,
+            &WriteOptions::default(),
+            &ChangeToken::for_tests(),
+        )
+    }
     use std::cell::Cell;
 
     struct TestDir(PathBuf);
@@ -668,13 +678,7 @@ mod tests {
     fn replaces_content_and_keeps_mode() {
         let dir = TestDir::new("mode");
         let path = dir.file("hosts", "old\n", 0o640);
-        let report = write_atomic(
-            &path,
-            b"new\n",
-            &WriteOptions::default(),
-            &ChangeToken::for_tests(),
-        )
-        .unwrap();
+        let report = write_default(&path, b"new\n").unwrap();
         assert_eq!(report.method, WriteMethod::Renamed);
         assert!(report.warnings.is_empty(), "{:?}", report.warnings);
         assert_eq!(fs::read_to_string(&path).unwrap(), "new\n");
@@ -723,13 +727,7 @@ mod tests {
     fn keeps_special_mode_bits() {
         let dir = TestDir::new("sticky");
         let path = dir.file("hosts", "old\n", 0o1604);
-        write_atomic(
-            &path,
-            b"new\n",
-            &WriteOptions::default(),
-            &ChangeToken::for_tests(),
-        )
-        .unwrap();
+        write_default(&path, b"new\n").unwrap();
         assert_eq!(mode_of(&path), 0o1604);
     }
 
@@ -753,13 +751,7 @@ mod tests {
         if std::os::unix::fs::chown(&path, Some(4321), Some(8765)).is_err() {
             return; // not root: nothing to check
         }
-        write_atomic(
-            &path,
-            b"new\n",
-            &WriteOptions::default(),
-            &ChangeToken::for_tests(),
-        )
-        .unwrap();
+        write_default(&path, b"new\n").unwrap();
         let meta = fs::metadata(&path).unwrap();
         assert_eq!((meta.uid(), meta.gid()), (4321, 8765));
         assert_eq!(mode_of(&path), 0o644);
@@ -771,13 +763,7 @@ mod tests {
         let real = dir.file("real", "old\n", 0o644);
         let link = dir.0.join("hosts");
         std::os::unix::fs::symlink("real", &link).unwrap();
-        let report = write_atomic(
-            &link,
-            b"new\n",
-            &WriteOptions::default(),
-            &ChangeToken::for_tests(),
-        )
-        .unwrap();
+        let report = write_default(&link, b"new\n").unwrap();
         assert!(fs::symlink_metadata(&link)
             .unwrap()
             .file_type()
@@ -857,13 +843,7 @@ mod tests {
     fn missing_directory_is_a_clear_error() {
         let dir = TestDir::new("nodir");
         let path = dir.0.join("missing").join("hosts");
-        let err = write_atomic(
-            &path,
-            b"x",
-            &WriteOptions::default(),
-            &ChangeToken::for_tests(),
-        )
-        .unwrap_err();
+        let err = write_default(&path, b"x").unwrap_err();
         assert_eq!(err.step, Step::CreateTemp);
         assert_eq!(err.kind, FsErrorKind::NotFound);
         assert!(err.to_string().contains(&path.display().to_string()));
@@ -996,13 +976,7 @@ mod tests {
             return;
         };
         let target = PathBuf::from(target);
-        let report = write_atomic(
-            &target,
-            b"new content\n",
-            &WriteOptions::default(),
-            &ChangeToken::for_tests(),
-        )
-        .unwrap();
+        let report = write_default(&target, b"new content\n").unwrap();
         assert_eq!(report.method, WriteMethod::InPlace);
         assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
         assert!(
@@ -1056,13 +1030,7 @@ mod tests {
         make(&format!(".other.{dead}.0.4.tmp"), true); // another file's
         make(".hosts.bak", true);
 
-        let report = write_atomic(
-            &target,
-            b"new\n",
-            &WriteOptions::default(),
-            &ChangeToken::for_tests(),
-        )
-        .unwrap();
+        let report = write_default(&target, b"new\n").unwrap();
         assert_eq!(fs::read_to_string(&target).unwrap(), "new\n");
         assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
         assert!(report.warnings[0].contains(&stale), "{:?}", report.warnings);

@@ -9,24 +9,17 @@ import time
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TB = os.path.join(os.path.dirname(HERE), "tb")
+from tbkit import TB, bed_env, make_tb, node_ip, wait_for
+
 PREFIX = "tbt"
 NET = "10.98.0"
-ENV = dict(os.environ, TB_PREFIX=PREFIX, TB_NET=NET, TB_QUIET="1")
-ENV.pop("TB_DIR", None)
+ENV = bed_env(PREFIX, NET)
 CLUSTER = "tbtclu"
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the test bed needs root")
 
 
-def tb(*args, env=ENV, check=True, input=None, timeout=120):
-    r = subprocess.run([TB] + list(args), env=env, capture_output=True, text=True,
-                       input=input, timeout=timeout)
-    if check and r.returncode != 0:
-        raise AssertionError("tb %s failed rc=%d\nstdout:\n%s\nstderr:\n%s"
-                             % (" ".join(args), r.returncode, r.stdout, r.stderr))
-    return r
+tb = make_tb(ENV, default_timeout=120)
 
 
 def ssh(node, cmd, input=None, check=False, timeout=120):
@@ -34,18 +27,7 @@ def ssh(node, cmd, input=None, check=False, timeout=120):
 
 
 def ip(k):
-    return "%s.%d" % (NET, 10 + k)
-
-
-def wait_for(pred, timeout=60, what="condition"):
-    t0 = time.time()
-    while True:
-        res = pred()
-        if res:
-            return res
-        if time.time() - t0 > timeout:
-            raise AssertionError("timeout after %ds waiting for %s" % (timeout, what))
-        time.sleep(0.5)
+    return node_ip(NET, k)
 
 
 def status(node):

@@ -4,29 +4,21 @@ brings up its own bed (prefix `tbf`, subnet 10.94.0.0/24) and always tears it do
 import os
 import re
 import subprocess
-import time
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TB = os.path.join(os.path.dirname(HERE), "tb")
+from tbkit import bed_env, make_tb, node_ip, wait_for
+
 PREFIX = "tbf"
 NET = "10.94.0"
-ENV = dict(os.environ, TB_PREFIX=PREFIX, TB_NET=NET, TB_QUIET="1")
-ENV.pop("TB_DIR", None)
+ENV = bed_env(PREFIX, NET)
 CIPHERS = ("Ciphers aes128-ctr,aes192-ctr,aes256-ctr,aes128-gcm@openssh.com,"
            "aes256-gcm@openssh.com,chacha20-poly1305@openssh.com\n")
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the test bed needs root")
 
 
-def tb(*args, check=True, input=None, timeout=180):
-    r = subprocess.run([TB] + list(args), env=ENV, capture_output=True, text=True,
-                       input=input, timeout=timeout)
-    if check and r.returncode != 0:
-        raise AssertionError("tb %s failed rc=%d\nstdout:\n%s\nstderr:\n%s"
-                             % (" ".join(args), r.returncode, r.stdout, r.stderr))
-    return r
+tb = make_tb(ENV)
 
 
 def sh(node, cmd, check=True, input=None):
@@ -34,7 +26,7 @@ def sh(node, cmd, check=True, input=None):
 
 
 def ip(k):
-    return "%s.%d" % (NET, 10 + k)
+    return node_ip(NET, k)
 
 
 @pytest.fixture(scope="module")
@@ -114,10 +106,8 @@ def test_join_over_ssh_as_pve(bed):
     # the peer's host key must be known and root's key accepted: both are the admin's job
     pub = sh("tbf2", "cat /root/.ssh/id_rsa.pub").stdout
     # /etc/pve is read-only until pmxcfs sees the new cluster quorate (PVE::Cluster::check_cfs_quorum)
-    for _ in range(120):
-        if '"quorate": 1' in sh("tbf1", "cat /etc/pve/.members", check=False).stdout:
-            break
-        time.sleep(0.5)
+    wait_for(lambda: '"quorate": 1' in sh("tbf1", "cat /etc/pve/.members", check=False).stdout, 60,
+             "pmxcfs on tbf1 to see the cluster quorate")
     sh("tbf1", "cat >>/etc/pve/priv/authorized_keys", input=pub)
     sh("tbf2", "ssh-keyscan -t rsa %s >>/root/.ssh/known_hosts 2>/dev/null" % ip(1))
     # a key authorized on tbf2 before the join goes into tbf2's own /etc/pve

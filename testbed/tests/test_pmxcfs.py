@@ -3,17 +3,15 @@ function whose behaviour it reproduces; the errno is the one a real node returns
 brings up its own bed (prefix `tbp`, subnet 10.96.0.0/24) and always tears it down."""
 import os
 import re
-import subprocess
 import time
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TB = os.path.join(os.path.dirname(HERE), "tb")
+from tbkit import bed_env, make_tb, node_ip, wait_for
+
 PREFIX = "tbp"
 NET = "10.96.0"
-ENV = dict(os.environ, TB_PREFIX=PREFIX, TB_NET=NET, TB_QUIET="1")
-ENV.pop("TB_DIR", None)
+ENV = bed_env(PREFIX, NET)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the test bed needs root")
 
@@ -39,13 +37,7 @@ os.chdir("/etc/pve")
 '''
 
 
-def tb(*args, check=True, input=None, timeout=120):
-    r = subprocess.run([TB] + list(args), env=ENV, capture_output=True, text=True,
-                       input=input, timeout=timeout)
-    if check and r.returncode != 0:
-        raise AssertionError("tb %s failed rc=%d\nstdout:\n%s\nstderr:\n%s"
-                             % (" ".join(args), r.returncode, r.stdout, r.stderr))
-    return r
+tb = make_tb(ENV, default_timeout=120)
 
 
 def sh(node, cmd, check=False):
@@ -59,19 +51,8 @@ def steps(node, *lines):
     return r.stdout.split("\n")[:-1]
 
 
-def wait_for(pred, timeout=60, what="condition"):
-    t0 = time.time()
-    while True:
-        res = pred()
-        if res:
-            return res
-        if time.time() - t0 > timeout:
-            raise AssertionError("timeout after %ds waiting for %s" % (timeout, what))
-        time.sleep(0.5)
-
-
 def ip(k):
-    return "%s.%d" % (NET, 10 + k)
+    return node_ip(NET, k)
 
 
 @pytest.fixture(scope="module")

@@ -3,32 +3,22 @@ pve-cluster 9.1.0 added `pvecm create --token-coefficient` (API2/ClusterConfig.p
 integer >= 0, default 125), which Corosync.pm create_conf writes into totem.  Each test
 brings up its own one-node bed (prefixes `tbr`/`tbs`) and tears it down."""
 import os
-import subprocess
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TB = os.path.join(os.path.dirname(HERE), "tb")
+from tbkit import bed_env, make_tb, wait_for
+
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the test bed needs root")
 
 
-def make_tb(prefix, net):
-    env = dict(os.environ, TB_PREFIX=prefix, TB_NET=net, TB_QUIET="1")
-    env.pop("TB_DIR", None)
-    env.pop("TB_RELEASE", None)
-
-    def tb(*args, check=True):
-        r = subprocess.run([TB] + list(args), env=env, capture_output=True, text=True, timeout=180)
-        if check and r.returncode != 0:
-            raise AssertionError("tb %s failed rc=%d\n%s%s" % (" ".join(args), r.returncode, r.stdout, r.stderr))
-        return r
-    return tb
+def bed_tb(prefix, net):
+    return make_tb(bed_env(prefix, net))
 
 
 @pytest.fixture
 def bed91():
-    tb = make_tb("tbr", "10.93.0")
+    tb = bed_tb("tbr", "10.93.0")
     tb("down", check=False)
     try:
         tb("up", "-n", "2", "--hosts", "iso", "--release", "9.1")
@@ -39,7 +29,7 @@ def bed91():
 
 @pytest.fixture
 def bed8():
-    tb = make_tb("tbs", "10.92.0")
+    tb = bed_tb("tbs", "10.92.0")
     tb("down", check=False)
     try:
         tb("up", "-n", "1", "--hosts", "iso")
@@ -68,10 +58,8 @@ def test_release_9_1_token_coefficient(bed91):
     tb("exec", "tbr2", "pvecm", "create", "c91b", "--token-coefficient", "0")
     assert "  token_coefficient: 0\n" in totem(tb, "tbr2")
     # the real corosync takes it
-    for _ in range(60):
-        if tb("exec", "tbr2", "corosync-quorumtool", "-s", check=False).returncode == 0:
-            break
-        subprocess.run(["sleep", "0.5"])
+    wait_for(lambda: tb("exec", "tbr2", "corosync-quorumtool", "-s", check=False).returncode == 0, 60,
+             "corosync on tbr2 quorate")
     assert tb("exec", "tbr2", "corosync-cmapctl", "-g", "totem.token_coefficient").stdout.strip() \
         == "totem.token_coefficient (u32) = 0"
 
