@@ -7,6 +7,8 @@ import os
 import subprocess
 import time
 
+import pytest
+
 TB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tb")
 
 
@@ -48,3 +50,18 @@ def wait_for(pred, timeout=60, what="condition"):
         if time.time() - t0 > timeout:
             raise AssertionError("timeout after %ds waiting for %s" % (timeout, what))
         time.sleep(0.5)
+
+
+def bed_fixture(tb, nodes: int, *up_args: str):
+    """A module-scoped fixture: a bed of `nodes` nodes (iso hosts), up for
+    the module's tests and removed afterwards, also when a test fails."""
+    @pytest.fixture(scope="module")
+    def bed():
+        tb("down", check=False)
+        try:
+            tb("up", "-n", str(nodes), "--hosts", "iso", *up_args)
+            yield
+        finally:
+            tb("down", check=False)
+
+    return bed

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tbkit import TB, bed_env, make_tb, node_ip, wait_for
+from tbkit import TB, bed_env, bed_fixture, make_tb, node_ip, wait_for
 
 PREFIX = "tbt"
 NET = "10.98.0"
@@ -41,14 +41,7 @@ def quorate_with(node, n):
     return wait_for(pred, 90, "%s quorate with %d nodes" % (node, n))
 
 
-@pytest.fixture(scope="module")
-def bed():
-    tb("down", check=False)
-    try:
-        tb("up", "-n", "4", "--hosts", "iso")
-        yield
-    finally:
-        tb("down", check=False)
+bed = bed_fixture(tb, 4)
 
 
 def ns_list():

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tbkit import bed_env, make_tb, node_ip, wait_for
+from tbkit import bed_env, bed_fixture, make_tb, node_ip, wait_for
 
 PREFIX = "tbf"
 NET = "10.94.0"
@@ -29,14 +29,7 @@ def ip(k):
     return node_ip(NET, k)
 
 
-@pytest.fixture(scope="module")
-def bed():
-    tb("down", check=False)
-    try:
-        tb("up", "-n", "2", "--hosts", "iso")
-        yield
-    finally:
-        tb("down", check=False)
+bed = bed_fixture(tb, 2)
 
 
 def rsa_host_key(node):

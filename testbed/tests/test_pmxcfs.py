@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tbkit import bed_env, make_tb, node_ip, wait_for
+from tbkit import bed_env, bed_fixture, make_tb, node_ip, wait_for
 
 PREFIX = "tbp"
 NET = "10.96.0"
@@ -55,14 +55,7 @@ def ip(k):
     return node_ip(NET, k)
 
 
-@pytest.fixture(scope="module")
-def bed():
-    tb("down", check=False)
-    try:
-        tb("up", "-n", "3", "--hosts", "iso")
-        yield
-    finally:
-        tb("down", check=False)
+bed = bed_fixture(tb, 3)
 
 
 def store(node):
