@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use library::pve::corosync_conf::{CorosyncConf, Entry, Section};
 use library::pve::status::{
-    parse_nodes, parse_status, ClusterStatus, Membership, NodeState, NodesReport, StatusReport,
+    parse_nodes, parse_status, ClusterView, Membership, NodeState, NodesReport, StatusReport,
 };
 use proptest::prelude::*;
 use proptest::sample::{select, Index};
@@ -284,7 +284,7 @@ fn check_status_report(r: &StatusReport) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-fn check_cluster(c: &ClusterStatus) -> Result<(), TestCaseError> {
+fn check_cluster(c: &ClusterView) -> Result<(), TestCaseError> {
     prop_assert_eq!(c.node_count, c.nodes.len());
     prop_assert_eq!(c.online_count, c.nodes.iter().filter(|n| n.online).count());
     prop_assert!(c.online_count <= c.node_count);
@@ -350,7 +350,7 @@ fn check_all(status: &str, stderr: &str, nodes: &str, conf: &str) -> Result<(), 
     let conf = conf.ok();
     for n in [None, nodes.as_ref()] {
         for c in [None, conf.as_ref()] {
-            check_cluster(&ClusterStatus::from_parts(&status, n, c))?;
+            check_cluster(&ClusterView::from_parts(&status, n, c))?;
         }
     }
     Ok(())

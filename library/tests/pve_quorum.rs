@@ -4,13 +4,13 @@ mod common;
 use common::fixture;
 use library::pve::corosync_conf::CorosyncConf;
 use library::pve::quorum::{assess, Expectation, Health};
-use library::pve::status::{parse_nodes, parse_status, ClusterStatus};
+use library::pve::status::{parse_nodes, parse_status, ClusterView};
 
-fn status(stdout: &str, stderr: &str, nodes: &str, conf: &str) -> ClusterStatus {
+fn status(stdout: &str, stderr: &str, nodes: &str, conf: &str) -> ClusterView {
     let s = parse_status(&fixture(stdout), &fixture(stderr)).unwrap();
     let n = (!nodes.is_empty()).then(|| parse_nodes(&fixture(nodes), "").unwrap());
     let c = (!conf.is_empty()).then(|| CorosyncConf::parse(&fixture(conf)).unwrap());
-    ClusterStatus::from_parts(&s, n.as_ref(), c.as_ref())
+    ClusterView::from_parts(&s, n.as_ref(), c.as_ref())
 }
 
 fn exp(

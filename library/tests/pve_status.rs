@@ -4,7 +4,7 @@ mod common;
 use common::fixture;
 use library::pve::corosync_conf::CorosyncConf;
 use library::pve::status::{
-    parse_nodes, parse_status, ClusterStatus, NodeState, ParseError, StatusReport,
+    parse_nodes, parse_status, ClusterView, NodeState, ParseError, StatusReport,
 };
 use std::path::PathBuf;
 
@@ -242,7 +242,7 @@ fn cases() -> Vec<Case> {
 fn check_running(case: &Case, report: &StatusReport, want: &Running) {
     let w = case.what;
     assert_eq!(report.state, NodeState::Running, "{w}");
-    let status = ClusterStatus::from_parts(report, None, None);
+    let status = ClusterView::from_parts(report, None, None);
     assert!(status.in_cluster && status.corosync_running, "{w}");
     assert_eq!(status.cluster_name.as_deref(), want.cluster_name, "{w}");
     assert_eq!(status.quorate, want.quorate, "{w}");
@@ -303,7 +303,7 @@ fn status_layouts() {
             Expect::Running(want) => check_running(case, &report, want),
             Expect::State(state, name) => {
                 assert_eq!(report.state, *state, "{}", case.what);
-                let status = ClusterStatus::from_parts(&report, None, None);
+                let status = ClusterView::from_parts(&report, None, None);
                 assert_eq!(
                     status.in_cluster,
                     *state != NodeState::NotInCluster,
@@ -353,7 +353,7 @@ fn decimal_node_ids_without_hex() {
     // corosync-quorumtool without -H (plain corosync, not via pvecm) prints decimal ids
     let text = "Quorum information\n------------------\nDate:             Fri Oct 18 12:46:58 2019\nQuorum provider:  corosync_votequorum\nNodes:            2\nNode ID:          1084783375\nRing ID:          1084783375/40\nQuorate:          Yes\n\nVotequorum information\n----------------------\nExpected votes:   2\nHighest expected: 2\nTotal votes:      2\nQuorum:           1\nFlags:            2Node Quorate\n\nMembership information\n----------------------\n    Nodeid      Votes Name\n1084783375          1 hana01 (local)\n1084783376          1 hana02\n";
     let report = parse_status(text, "").unwrap();
-    let status = ClusterStatus::from_parts(&report, None, None);
+    let status = ClusterView::from_parts(&report, None, None);
     assert_eq!(status.local_node.unwrap().nodeid, 1_084_783_375);
     assert_eq!(status.nodes[1].nodeid, 1_084_783_376);
     assert_eq!(status.flags, ["2Node", "Quorate"]);
@@ -529,7 +529,7 @@ fn merge_names_and_offline_nodes() {
     let status = parse_status(&fixture("status-pve8-3node-1up-nonquorate.stdout"), "").unwrap();
     let nodes = parse_nodes(&fixture("nodes-pve8-3node-1up.stdout"), "").unwrap();
     let conf = CorosyncConf::parse(&fixture("corosync-conf-matrix-3node.conf")).unwrap();
-    let s = ClusterStatus::from_parts(&status, Some(&nodes), Some(&conf));
+    let s = ClusterView::from_parts(&status, Some(&nodes), Some(&conf));
     let rows: Vec<_> = s
         .nodes
         .iter()
@@ -562,7 +562,7 @@ fn merge_names_and_offline_nodes() {
     // names from the conf alone (no `pvecm nodes`), IPv6, node ids not in name order
     let status = parse_status(&fixture("status-ipv6-3node.stdout"), "").unwrap();
     let conf = CorosyncConf::parse(&fixture("corosync-conf-ipv6-3node.conf")).unwrap();
-    let s = ClusterStatus::from_parts(&status, None, Some(&conf));
+    let s = ClusterView::from_parts(&status, None, Some(&conf));
     let names: Vec<_> = s
         .nodes
         .iter()
@@ -582,7 +582,7 @@ fn merge_names_and_offline_nodes() {
     let status = parse_status(&fixture("status-pve9-2node-qdevice.stdout"), "").unwrap();
     let nodes = parse_nodes(&fixture("nodes-pve8-2node-qdevice.stdout"), "").unwrap();
     let conf = CorosyncConf::parse(&fixture("corosync-conf-multilink-qdevice.conf")).unwrap();
-    let s = ClusterStatus::from_parts(&status, Some(&nodes), Some(&conf));
+    let s = ClusterView::from_parts(&status, Some(&nodes), Some(&conf));
     assert_eq!(s.node_count, 2);
     let q = s.qdevice.unwrap();
     assert_eq!(
@@ -597,7 +597,7 @@ fn merge_names_and_offline_nodes() {
     )
     .unwrap();
     let conf = CorosyncConf::parse(&fixture("corosync-conf-matrix-3node.conf")).unwrap();
-    let s = ClusterStatus::from_parts(&status, None, Some(&conf));
+    let s = ClusterView::from_parts(&status, None, Some(&conf));
     assert!(s.in_cluster && !s.corosync_running && !s.quorate);
     assert_eq!(s.cluster_name.as_deref(), Some("Matrix"));
     assert_eq!(s.config_version, Some(5));
@@ -605,7 +605,7 @@ fn merge_names_and_offline_nodes() {
 
     // not in a cluster: a stale conf is ignored
     let status = parse_status("", &fixture("notcluster-pve9.stderr")).unwrap();
-    let s = ClusterStatus::from_parts(&status, None, Some(&conf));
+    let s = ClusterView::from_parts(&status, None, Some(&conf));
     assert!(!s.in_cluster && s.nodes.is_empty() && s.cluster_name.is_none());
 }
 
@@ -646,7 +646,7 @@ fn bench_32_node_status() {
     let start = std::time::Instant::now();
     for _ in 0..rounds {
         let report = parse_status(std::hint::black_box(&text), "").unwrap();
-        let status = ClusterStatus::from_parts(&report, None, Some(&conf));
+        let status = ClusterView::from_parts(&report, None, Some(&conf));
         std::hint::black_box(status);
     }
     let per = start.elapsed() / rounds;
@@ -681,7 +681,7 @@ fn shuffled_fixture_lines_never_panic() {
         let _ = parse_status(&doc, "");
         let _ = parse_nodes(&doc, "");
         if let Ok(report) = parse_status(&doc, &doc) {
-            let _ = ClusterStatus::from_parts(&report, None, None);
+            let _ = ClusterView::from_parts(&report, None, None);
         }
         let _ = CorosyncConf::parse(&doc).map(|c| c.render());
     }
@@ -719,7 +719,7 @@ fn node_id_decides_the_local_node() {
     for row in &mut members.membership.as_mut().unwrap().members {
         row.local = row.nodeid != id;
     }
-    let s = ClusterStatus::from_parts(&members, None, None);
+    let s = ClusterView::from_parts(&members, None, None);
     let local: Vec<u32> = s
         .nodes
         .iter()

@@ -56,13 +56,13 @@
 //!
 //! Planning the result again gives no change.
 
+mod entries;
 mod file;
-mod node;
 mod plan;
 
-pub use file::{parse_entry, Entry, HostsFile, Line};
-pub use node::{
+pub use entries::{
     check_hostname, is_loopback, is_reserved_name, validate_nodes, Field, InputError, InvalidNodes,
     NameProblem, Node, NodeSpec,
 };
+pub use file::{parse_entry, Entry, HostsFile, Line};
 pub use plan::{plan, plan_edits, Change, Edits, Notice, Options, Plan, State};

@@ -10,8 +10,8 @@ use std::ops::Range;
 
 use serde::Serialize;
 
+use super::entries::{is_loopback, Node};
 use super::file::{is_sep, name_tokens, parse_entry, quick_entry, Entry};
-use super::node::{is_loopback, Node};
 
 /// The `state` option.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]

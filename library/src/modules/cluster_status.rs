@@ -22,7 +22,7 @@ use crate::pve::finish;
 use crate::pve::join::{self, ConfSummary};
 use crate::pve::probe::{self, ProbeError};
 use crate::pve::quorum::{assess, Expectation, Health};
-use crate::pve::status::{ClusterStatus as Status, ParseError};
+use crate::pve::status::{ClusterView as Status, ParseError};
 
 /// The module.
 pub struct ClusterStatus;

@@ -192,7 +192,7 @@ pub struct Observed {
 
 /// Where the node stands with respect to the target cluster.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Membership {
+pub enum Relation {
     /// In no cluster.
     Standalone,
     /// In the target cluster, corosync running.
@@ -225,10 +225,10 @@ pub enum Membership {
 }
 
 /// Decides where the node stands. Pure.
-pub fn membership(obs: &Observed, target: &str) -> Membership {
+pub fn membership(obs: &Observed, target: &str) -> Relation {
     let conf = obs.cluster_conf.as_ref().or(obs.local_conf.as_ref());
     let Some(conf) = conf else {
-        return Membership::Standalone;
+        return Relation::Standalone;
     };
     let which = if obs.cluster_conf.is_some() {
         CLUSTER_CONF
@@ -236,7 +236,7 @@ pub fn membership(obs: &Observed, target: &str) -> Membership {
         LOCAL_CONF
     };
     let Some(name) = conf.cluster_name.clone() else {
-        return Membership::Incomplete {
+        return Relation::Incomplete {
             found: format!(
                 "{which} exists but names no cluster (unreadable, or no totem.cluster_name)"
             ),
@@ -244,7 +244,7 @@ pub fn membership(obs: &Observed, target: &str) -> Membership {
         };
     };
     if name != target {
-        return Membership::OtherCluster {
+        return Relation::OtherCluster {
             cluster_name: name,
             config_version: conf.config_version,
             nodes: conf.nodes.clone(),
@@ -254,7 +254,7 @@ pub fn membership(obs: &Observed, target: &str) -> Membership {
         .config_version
         .map_or_else(|| "unknown".to_string(), |v| v.to_string());
     if obs.cluster_conf.is_none() {
-        return Membership::Incomplete {
+        return Relation::Incomplete {
             found: format!(
                 "{LOCAL_CONF} is set up for cluster '{name}' (config version {version}) but \
                  {CLUSTER_CONF} is missing: the cluster file system (pve-cluster) is not running or \
@@ -273,7 +273,7 @@ pub fn membership(obs: &Observed, target: &str) -> Membership {
         };
     }
     if !conf.nodes.contains(&obs.node) {
-        return Membership::Incomplete {
+        return Relation::Incomplete {
             found: format!(
                 "{CLUSTER_CONF} is set up for cluster '{name}' (config version {version}, nodes: {}) \
                  but does not list this node '{}'",
@@ -297,7 +297,7 @@ pub fn membership(obs: &Observed, target: &str) -> Membership {
         };
     }
     if !obs.corosync_running {
-        return Membership::Incomplete {
+        return Relation::Incomplete {
             found: format!(
                 "this node '{}' is configured as a member of cluster '{name}' (config version \
                  {version}, nodes: {}) but corosync is not running",
@@ -313,7 +313,7 @@ pub fn membership(obs: &Observed, target: &str) -> Membership {
             ],
         };
     }
-    Membership::Member {
+    Relation::Member {
         config_version: conf.config_version,
         nodes: conf.nodes.clone(),
         quorate: obs.quorate,
@@ -335,7 +335,7 @@ fn separate_steps(node: &str) -> Vec<String> {
 pub fn is_done(obs: &Observed, target: &str) -> bool {
     matches!(
         membership(obs, target),
-        Membership::Member { quorate: true, .. }
+        Relation::Member { quorate: true, .. }
     )
 }
 
@@ -1048,14 +1048,14 @@ mod tests {
 
     #[test]
     fn membership_covers_every_state() {
-        assert_eq!(membership(&standalone(), "lab"), Membership::Standalone);
+        assert_eq!(membership(&standalone(), "lab"), Relation::Standalone);
         let mut only_key = standalone();
         only_key.authkey = true;
-        assert_eq!(membership(&only_key, "lab"), Membership::Standalone);
+        assert_eq!(membership(&only_key, "lab"), Relation::Standalone);
 
         assert!(matches!(
             membership(&member("lab"), "lab"),
-            Membership::Member { quorate: true, .. }
+            Relation::Member { quorate: true, .. }
         ));
         assert!(is_done(&member("lab"), "lab"));
 
@@ -1063,12 +1063,12 @@ mod tests {
         not_quorate.quorate = false;
         assert!(matches!(
             membership(&not_quorate, "lab"),
-            Membership::Member { quorate: false, .. }
+            Relation::Member { quorate: false, .. }
         ));
         assert!(!is_done(&not_quorate, "lab"));
 
         match membership(&member("prod"), "lab") {
-            Membership::OtherCluster {
+            Relation::OtherCluster {
                 cluster_name,
                 config_version,
                 nodes,
@@ -1083,7 +1083,7 @@ mod tests {
         let mut down = member("lab");
         down.corosync_running = false;
         match membership(&down, "lab") {
-            Membership::Incomplete { found, steps } => {
+            Relation::Incomplete { found, steps } => {
                 assert!(found.contains("corosync is not running"), "{found}");
                 assert!(steps[0].contains("systemctl start corosync"));
             }
@@ -1094,13 +1094,13 @@ mod tests {
         down_other.corosync_running = false;
         assert!(matches!(
             membership(&down_other, "lab"),
-            Membership::OtherCluster { .. }
+            Relation::OtherCluster { .. }
         ));
 
         let mut not_listed = member("lab");
         not_listed.cluster_conf = Some(summary("lab", &["pve1"]));
         match membership(&not_listed, "lab") {
-            Membership::Incomplete { found, .. } => {
+            Relation::Incomplete { found, .. } => {
                 assert!(found.contains("does not list this node 'pve2'"), "{found}")
             }
             other => panic!("{other:?}"),
@@ -1110,7 +1110,7 @@ mod tests {
         local_only.local_conf = Some(summary("lab", &["pve1", "pve2"]));
         local_only.authkey = true;
         match membership(&local_only, "lab") {
-            Membership::Incomplete { found, .. } => {
+            Relation::Incomplete { found, .. } => {
                 assert!(
                     found.contains("/etc/pve/corosync.conf is missing"),
                     "{found}"
@@ -1123,7 +1123,7 @@ mod tests {
         nameless.cluster_conf = Some(ConfSummary::default());
         assert!(matches!(
             membership(&nameless, "lab"),
-            Membership::Incomplete { .. }
+            Relation::Incomplete { .. }
         ));
     }
 

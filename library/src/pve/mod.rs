@@ -4,7 +4,7 @@
 //!
 //! * [`status`]: `pvecm status` and `pvecm nodes` → [`status::StatusReport`],
 //!   [`status::NodesReport`], merged (with an optional
-//!   [`corosync_conf::CorosyncConf`]) into one [`status::ClusterStatus`].
+//!   [`corosync_conf::CorosyncConf`]) into one [`status::ClusterView`].
 //! * [`corosync_conf`]: `corosync.conf` read and written the way PVE does.
 //! * [`quorum`]: [`quorum::assess`] compares a status with what the user expects.
 //! * [`names`]: cluster and node name rules.

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::corosync_conf::CorosyncConf;
 use super::status::{
-    parse_nodes, parse_status, ClusterStatus, NodeState, NodesReport, ParseError, StatusReport,
+    parse_nodes, parse_status, ClusterView, NodeState, NodesReport, ParseError, StatusReport,
 };
 use crate::cmd::{Cmd, CmdError, CmdOutput, Runner};
 
@@ -20,7 +20,7 @@ use crate::cmd::{Cmd, CmdError, CmdOutput, Runner};
 #[derive(Debug, Clone, Serialize)]
 pub struct Probe {
     /// The parsed state.
-    pub status: ClusterStatus,
+    pub status: ClusterView,
     /// What `pvecm` printed, for results and error reports.
     pub raw: Vec<CmdOutput>,
     /// Things worth telling the user that did not stop the read.
@@ -151,7 +151,7 @@ pub fn read(runner: &dyn Runner, conf_path: &Path) -> Result<Probe, ProbeError> 
         },
         Err(_) => None,
     };
-    let status = ClusterStatus::from_parts(&report, nodes.as_ref(), conf.as_ref());
+    let status = ClusterView::from_parts(&report, nodes.as_ref(), conf.as_ref());
     Ok(Probe {
         status,
         raw,
@@ -160,7 +160,7 @@ pub fn read(runner: &dyn Runner, conf_path: &Path) -> Result<Probe, ProbeError> 
 }
 
 /// One line a person reads first: where this node stands.
-pub fn summary(status: &ClusterStatus) -> String {
+pub fn summary(status: &ClusterView) -> String {
     let me = status
         .local_node
         .as_ref()

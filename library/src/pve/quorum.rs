@@ -4,7 +4,7 @@
 //! `Expected votes`, `Quorum`), never recomputed, so QDevice votes, `two_node`
 //! and `pvecm expected` overrides count exactly as corosync counts them.
 
-use super::status::ClusterStatus;
+use super::status::ClusterView;
 use serde::Serialize;
 
 /// What the user expects of the cluster. Every field is optional: the
@@ -39,14 +39,14 @@ impl Health {
     }
 }
 
-fn cluster_label(status: &ClusterStatus) -> String {
+fn cluster_label(status: &ClusterView) -> String {
     match &status.cluster_name {
         Some(name) => format!("cluster '{name}'"),
         None => "the cluster".to_string(),
     }
 }
 
-fn not_quorate_reason(status: &ClusterStatus) -> String {
+fn not_quorate_reason(status: &ClusterView) -> String {
     let mut reason = format!("{} is not quorate", cluster_label(status));
     let votes = match (status.total_votes, status.expected_votes, status.quorum) {
         (Some(total), Some(expected), Some(quorum)) => Some(format!(
@@ -78,7 +78,7 @@ fn not_quorate_reason(status: &ClusterStatus) -> String {
 }
 
 /// Compares the cluster status with the expectation.
-pub fn assess(status: &ClusterStatus, exp: &Expectation) -> Health {
+pub fn assess(status: &ClusterView, exp: &Expectation) -> Health {
     let mut reasons: Vec<String> = Vec::new();
 
     if !status.in_cluster {

@@ -4,7 +4,7 @@
 //! `delnode`) allow it. Pure: it judges what was read.
 
 use crate::pve::corosync_conf::CorosyncConf;
-use crate::pve::status::ClusterStatus;
+use crate::pve::status::ClusterView;
 
 /// What the decision reads.
 pub struct Facts<'a> {
@@ -14,7 +14,7 @@ pub struct Facts<'a> {
     /// `ring0_addr`/`ring1_addr`.
     pub target: &'a str,
     /// The cluster as `pvecm status`/`nodes` and corosync.conf show it.
-    pub status: &'a ClusterStatus,
+    pub status: &'a ClusterView,
     /// `/etc/pve/corosync.conf`.
     pub conf: &'a CorosyncConf,
     /// Guest configurations in the target's directory of `/etc/pve/nodes`.
@@ -146,8 +146,8 @@ mod tests {
         CorosyncConf::parse(&text).unwrap()
     }
 
-    fn status(online: &[u32], all: &[u32]) -> ClusterStatus {
-        ClusterStatus {
+    fn status(online: &[u32], all: &[u32]) -> ClusterView {
+        ClusterView {
             in_cluster: true,
             corosync_running: true,
             cluster_name: Some("lab".into()),

@@ -1,5 +1,5 @@
 //! Parsers for `pvecm status` and `pvecm nodes`, and their merge into one
-//! [`ClusterStatus`].
+//! [`ClusterView`].
 //!
 //! `pvecm status` prints PVE's "Cluster information" block (PVE ≥ 6.1, values
 //! read from `/etc/pve/corosync.conf`) and then execs `corosync-quorumtool
@@ -966,7 +966,7 @@ pub struct QdeviceStatus {
 
 /// Everything known about the cluster from this node's point of view.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ClusterStatus {
+pub struct ClusterView {
     pub in_cluster: bool,
     pub corosync_running: bool,
     pub cluster_name: Option<String>,
@@ -990,7 +990,7 @@ pub struct ClusterStatus {
     pub qdevice: Option<QdeviceStatus>,
 }
 
-impl ClusterStatus {
+impl ClusterView {
     /// Merges what `pvecm status`, optionally `pvecm nodes`, and optionally
     /// `/etc/pve/corosync.conf` say. Names come from `pvecm nodes`, then from
     /// the nodelist; nodes in the nodelist but not in the membership are
@@ -999,7 +999,7 @@ impl ClusterStatus {
         status: &StatusReport,
         nodes: Option<&NodesReport>,
         conf: Option<&CorosyncConf>,
-    ) -> ClusterStatus {
+    ) -> ClusterView {
         let in_cluster = status.state != NodeState::NotInCluster;
         let corosync_running = status.state == NodeState::Running;
         let info = status.cluster_info.as_ref();
@@ -1153,7 +1153,7 @@ impl ClusterStatus {
 
         let node_count = node_list.len();
         let online_count = node_list.iter().filter(|n| n.online).count();
-        ClusterStatus {
+        ClusterView {
             in_cluster,
             corosync_running,
             cluster_name,

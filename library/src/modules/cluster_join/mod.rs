@@ -21,7 +21,7 @@ use crate::cmd::{Cmd, CmdError, CmdOutput};
 use crate::pve::corosync_conf;
 use crate::pve::finish;
 use crate::pve::join::{
-    self, Action, ConfSummary, Facts, JoinPath, Link, Membership, Observed, Request,
+    self, Action, ConfSummary, Facts, JoinPath, Link, Observed, Relation, Request,
 };
 use crate::pve::names::validate_cluster_name;
 use crate::pve::probe::{self, OnTimeout};
@@ -454,9 +454,9 @@ fn run_with(params: Params, ctx: &mut Context<'_>, host: &dyn Host) -> Result<Ou
     };
     let probe = observe(ctx, host)?;
     match join::membership(&probe.obs, &req.cluster_name) {
-        Membership::Standalone => act(&params, &req, &probe, ctx, host, deadline),
-        Membership::Member { quorate: true, .. } => finish_join(&req, probe, ctx, host, deadline),
-        Membership::Member { quorate: false, .. } => {
+        Relation::Standalone => act(&params, &req, &probe, ctx, host, deadline),
+        Relation::Member { quorate: true, .. } => finish_join(&req, probe, ctx, host, deadline),
+        Relation::Member { quorate: false, .. } => {
             let probe = if ctx.check_mode() {
                 probe
             } else {
@@ -472,7 +472,7 @@ fn run_with(params: Params, ctx: &mut Context<'_>, host: &dyn Host) -> Result<Ou
             ));
             Ok(already_member(&req, &probe))
         }
-        Membership::OtherCluster {
+        Relation::OtherCluster {
             cluster_name,
             config_version,
             nodes,
@@ -486,7 +486,7 @@ fn run_with(params: Params, ctx: &mut Context<'_>, host: &dyn Host) -> Result<Ou
             ),
             &probe,
         )),
-        Membership::Incomplete { found, steps } => Err(state_failure(
+        Relation::Incomplete { found, steps } => Err(state_failure(
             format!(
                 "cannot {}: {found}. Nothing was changed. To recover: {}",
                 describe_action(&req),
@@ -778,21 +778,21 @@ fn failed_action(
 ) -> Failure {
     let node = &after.obs.node;
     let state_now = match join::membership(&after.obs, &req.cluster_name) {
-        Membership::Standalone => format!(
+        Relation::Standalone => format!(
             "node '{node}' is unchanged (in no cluster) and can {} on a corrected re-run",
             action.name()
         ),
-        Membership::Member { .. } => format!(
+        Relation::Member { .. } => format!(
             "node '{node}' is now configured in cluster '{}', but the cluster did not become \
              quorate within {} s; check 'pvecm status' on the members, then run again: a re-run \
              finishes the join",
             req.cluster_name,
             deadline.as_secs()
         ),
-        Membership::OtherCluster { cluster_name, .. } => {
+        Relation::OtherCluster { cluster_name, .. } => {
             format!("node '{node}' is now configured for cluster '{cluster_name}'")
         }
-        Membership::Incomplete { found, steps } => {
+        Relation::Incomplete { found, steps } => {
             format!("{found}. To recover: {}", steps_text(&steps))
         }
     };
