@@ -25,7 +25,7 @@ import os
 
 import pytest
 
-from bed import TB, bed_fixture, recap
+from bed import TB, bed_fixture, recap, wait_for
 
 PREFIX, NET = "pss", "10.93.7"
 
@@ -81,3 +81,34 @@ def test_03_a_rerun_of_the_role_changes_nothing(bed):
     after = {k: bed.sh(k, "md5sum /etc/pve/priv/authorized_keys /root/.ssh/known_hosts "
                           f"/etc/pve/nodes/{bed.node(k)}/ssh_known_hosts").stdout for k in (1, 2, 3)}
     assert after == before
+
+
+def test_04_without_quorum_writes_into_etc_pve_fail_clearly_and_change_nothing(bed):
+    # Reproduces: a node cut off from the others (corosync traffic dropped)
+    # loses quorum, and pmxcfs turns /etc/pve read-only for it: every
+    # change answers EACCES (pve-cluster src/pmxcfs/dcdb.c
+    # dcdb_send_fuse_message). The modules that write there say so, and
+    # leave the files as they were.
+    bed.tb("cut", bed.node(3))
+    try:
+        wait_for(lambda: '"quorate": 0' in bed.sh(3, "cat /etc/pve/.members", check=False).stdout,
+                 timeout=120, what=f"pmxcfs on {bed.node(3)} without quorum")
+        conf = bed.conf(3)
+        r = bed.module(3, "pve_corosync_totem", {"totem": {"token": 4000}})
+        assert r["failed"] and not r["changed"], r
+        assert ("/etc/pve is read-only, the cluster is not quorate. pmxcfs accepts no writes without quorum"
+                in r["msg"]), r["msg"]
+        assert bed.conf(3) == conf
+        assert bed.sh(3, "ls /etc/pve/corosync.conf.new /etc/pve/corosync.conf.bak 2>/dev/null",
+                      check=False).stdout == ""
+        keys = bed.sh(3, "cat /etc/pve/priv/authorized_keys").stdout
+        extra = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBq0Vh4cxxLwIU1vJ/0Ns0ulb0T+xqr5hztRNNNpwbTk extra@test"
+        # key_type rsa: the node's key (PVE's id_rsa) is there, only the file changes.
+        r = bed.module(3, "pve_ssh_trust", {"key_type": "rsa", "authorized_keys": [extra]})
+        assert r["failed"] and not r["changed"], r
+        assert "pmxcfs refused the write" in r["msg"] and "read-only while the cluster is not quorate" in r["msg"], r
+        assert bed.sh(3, "cat /etc/pve/priv/authorized_keys").stdout == keys
+    finally:
+        bed.tb("heal", bed.node(3))
+    wait_for(lambda: '"quorate": 1' in bed.sh(3, "cat /etc/pve/.members", check=False).stdout,
+             timeout=120, what=f"{bed.node(3)} quorate again")

@@ -89,11 +89,15 @@ impl Module for SshTrust {
         let public_key = ensure_key(&params, &ssh_dir, ctx, &mut changes)?;
         let host_keys = node::host_keys(Path::new(&params.host_key_dir));
 
+        // A failure after a change (a key made) must say that it changed.
+        let changed_before = !changes.is_empty() && !ctx.check_mode();
+        let after_change = |f: Failure| if changed_before { f.after_change() } else { f };
         let ak_path = ssh_dir.join("authorized_keys");
         let (ak_added, _) = update_file(&ak_path, 0o600, ctx, &mut diffs, |text| {
             let plan = ssh::plan_authorized_keys(text, &wanted_keys);
             (plan.content, plan.added, Vec::new())
-        })?;
+        })
+        .map_err(after_change)?;
         if !ak_added.is_empty() {
             changes.push(format!(
                 "authorized {} key(s) in {}",
@@ -102,10 +106,13 @@ impl Module for SshTrust {
             ));
         }
         let kh_path = ssh_dir.join("known_hosts");
+        let changed_before = changed_before || !ak_added.is_empty() && !ctx.check_mode();
+        let after_change = |f: Failure| if changed_before { f.after_change() } else { f };
         let (kh_added, kh_removed) = update_file(&kh_path, 0o644, ctx, &mut diffs, |text| {
             let plan = ssh::plan_known_hosts(text, &hosts);
             (plan.content, plan.added, plan.removed)
-        })?;
+        })
+        .map_err(after_change)?;
         if !kh_added.is_empty() || !kh_removed.is_empty() {
             changes.push(format!(
                 "pinned {} host key line(s) and took out {} old one(s) in {}",

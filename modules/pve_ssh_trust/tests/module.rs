@@ -343,3 +343,24 @@ fn bad_keys_and_names_fail_before_anything_is_written() {
         .collect();
     assert_eq!(after, before);
 }
+
+/// A key made, then a file that cannot be written: the failure says that
+/// something changed, so that Ansible does not report a node as untouched
+/// that now has a new key.
+#[test]
+fn a_failure_after_the_key_was_made_reports_changed() {
+    let node = Node::new();
+    fs::create_dir_all(node.file("authorized_keys")).unwrap();
+    let key = other_key(node.dir.path(), "peer");
+    let run = node.run(json!({"authorized_keys": [key]}), false);
+    assert!(run.failed(), "{}", run.json);
+    assert_eq!(run.json["changed"], json!(true), "{}", run.json);
+    assert!(node.file("id_ed25519").exists());
+    // With the key already there, the same failure changed nothing.
+    let again = node.run(
+        json!({"authorized_keys": [other_key(node.dir.path(), "peer2")]}),
+        false,
+    );
+    assert!(again.failed());
+    assert_eq!(again.json["changed"], json!(false), "{}", again.json);
+}
