@@ -77,6 +77,14 @@ impl Module for ClusterQdevice {
                 return Err(Failure::new(msg).with("host", json!({"before": before_host})))
             }
             Decision::Ok(msg) => {
+                if want == Want::Present && !qdevice::voting(&probe.status) {
+                    ctx.warn(format!(
+                        "the QDevice at {address} is configured but casts no vote now (pvecm \
+                         status: {}); check corosync-qdevice on the nodes and corosync-qnetd on \
+                         the QNetd host",
+                        probe::summary(&probe.status)
+                    ));
+                }
                 let mut outcome = report(&probe.status, before_host.clone(), before_host);
                 outcome.msg = Some(msg);
                 return Ok(outcome);
