@@ -29,7 +29,8 @@ def doc(bindir, *args):
 
 
 def test_every_module_is_documented():
-    assert MODULES == ["pve_cluster_join", "pve_cluster_node", "pve_cluster_plan", "pve_cluster_status", "pve_corosync_totem",
+    assert MODULES == ["pve_cluster_join", "pve_cluster_node", "pve_cluster_plan", "pve_cluster_qdevice",
+                       "pve_cluster_status", "pve_corosync_totem",
                        "pve_hosts", "pve_quorum_check", "pve_ssh_trust"]
     binaries = sorted(p.name for p in (ROOT / "modules").iterdir() if (p / "Cargo.toml").exists())
     assert binaries == MODULES
@@ -52,7 +53,7 @@ def test_every_module_renders_by_its_fqcn_with_the_attributes_of_a_collection_mo
         assert attributes["platform"]["platforms"] == "posix"
         assert attributes["async"]["support"] == "none"
         # The modules of the first release, and those added since.
-        added = {"pve_tools.cluster.pve_cluster_node": "1.1.0"}.get(name, "1.0.0")
+        added = {"pve_tools.cluster.pve_cluster_node": "1.1.0", "pve_tools.cluster.pve_cluster_qdevice": "1.1.0"}.get(name, "1.0.0")
         assert data[name]["doc"]["version_added"] == added, name
         assert data[name]["doc"]["collection"] == "pve_tools.cluster"
         assert data[name]["return"], name

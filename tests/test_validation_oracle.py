@@ -67,6 +67,10 @@ CASES = [
     ("pve_hosts", {"nodes": 5}),
     ("pve_cluster_join", {"cluster_name": "c", "links": [["10.0.0.1"]]}),
     ("pve_corosync_totem", {"totem": ["token"]}),
+    ("pve_cluster_qdevice", {"state": "gone"}),
+    ("pve_cluster_qdevice", {"address": "10.0.0.5", "force": "maybe"}),
+    ("pve_cluster_qdevice", {"address": "10.0.0.5", "timeout": "soon"}),
+    ("pve_cluster_qdevice", {"adress": "10.0.0.5"}),
 ]
 
 

@@ -23,7 +23,7 @@ TB = ROOT / "testbed" / "tb"
 # action plugins, which run the binaries of BIN), and the binaries.
 LIBRARY = ROOT / "plugins" / "modules"
 BIN = ROOT / "bin" / "x86_64"
-MODULES = ("pve_cluster_join", "pve_cluster_node", "pve_cluster_plan", "pve_cluster_status", "pve_corosync_totem", "pve_hosts", "pve_quorum_check", "pve_ssh_trust")
+MODULES = ("pve_cluster_join", "pve_cluster_node", "pve_cluster_plan", "pve_cluster_qdevice", "pve_cluster_status", "pve_corosync_totem", "pve_hosts", "pve_quorum_check", "pve_ssh_trust")
 
 PLAYBOOK = """\
 - name: Form the Proxmox VE cluster

@@ -9,6 +9,7 @@
 mod cluster_join;
 mod cluster_node;
 mod cluster_plan;
+mod cluster_qdevice;
 mod cluster_status;
 mod corosync_totem;
 mod hosts;
@@ -18,6 +19,7 @@ mod ssh_trust;
 pub use cluster_join::ClusterJoin;
 pub use cluster_node::ClusterNode;
 pub use cluster_plan::ClusterPlan;
+pub use cluster_qdevice::ClusterQdevice;
 pub use cluster_status::ClusterStatus;
 pub use corosync_totem::CorosyncTotem;
 pub use hosts::Hosts;

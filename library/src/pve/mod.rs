@@ -11,6 +11,7 @@
 //! * [`totem`]: planning a change of `totem` settings, PVE's way.
 //! * [`finish`]: whether a member finished `pvecm add`'s last steps.
 //! * [`remove`]: whether a node may be removed from the cluster now.
+//! * [`qdevice`]: whether a QDevice may be set up or removed now.
 //! * [`plan`]: the plan of a whole cluster from every node's state, and
 //!   every reason to stop before a change.
 //! * [`probe`]: the one I/O piece: runs `pvecm` through the command door
@@ -22,6 +23,7 @@ pub mod join;
 pub mod names;
 pub mod plan;
 pub mod probe;
+pub mod qdevice;
 pub mod quorum;
 pub mod remove;
 pub mod status;
