@@ -16,7 +16,7 @@ use crate::cmd::Cmd;
 use crate::pve::corosync_conf::{CorosyncConf, CLUSTER_CONF};
 use crate::pve::probe;
 use crate::pve::qdevice::{self, Decision, Facts, Want};
-use crate::pve::status::ClusterStatus;
+use crate::pve::status::ClusterView;
 
 /// How long the SSH check of the QNetd host may take.
 const SSH_CHECK_TIMEOUT: Duration = Duration::from_secs(20);
@@ -142,7 +142,7 @@ impl Module for ClusterQdevice {
     }
 }
 
-fn report(status: &ClusterStatus, before: Option<String>, after: Option<String>) -> Outcome {
+fn report(status: &ClusterView, before: Option<String>, after: Option<String>) -> Outcome {
     Outcome::default()
         .with("host", json!({"before": before, "after": after}))
         .with("qdevice", &status.qdevice)
@@ -153,7 +153,7 @@ fn report(status: &ClusterStatus, before: Option<String>, after: Option<String>)
 
 /// `/etc/pve/corosync.conf`, parsed; a member without it is refused by the
 /// decision (not in a cluster).
-fn read_conf(status: &ClusterStatus) -> Result<Option<CorosyncConf>, Failure> {
+fn read_conf(status: &ClusterView) -> Result<Option<CorosyncConf>, Failure> {
     if !status.in_cluster {
         return Ok(None);
     }
@@ -244,7 +244,7 @@ fn remove(ctx: &Context<'_>, token: &ChangeToken, timeout: Duration) -> Result<(
 
 /// Polls `pvecm status` until the QDevice votes (present) or is gone
 /// (absent) in a quorate cluster.
-fn wait_for(ctx: &Context<'_>, want: Want, timeout: Duration) -> Result<ClusterStatus, Failure> {
+fn wait_for(ctx: &Context<'_>, want: Want, timeout: Duration) -> Result<ClusterView, Failure> {
     let deadline = Instant::now() + timeout;
     let mut last = None;
     loop {

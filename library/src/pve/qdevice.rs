@@ -7,7 +7,7 @@
 use std::net::IpAddr;
 
 use super::corosync_conf::QuorumDevice;
-use super::status::ClusterStatus;
+use super::status::ClusterView;
 
 /// What the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub struct Facts<'a> {
     pub address: &'a str,
     pub force: bool,
     /// `pvecm status` with the nodelist of `/etc/pve/corosync.conf`.
-    pub status: &'a ClusterStatus,
+    pub status: &'a ClusterView,
     /// `quorum.device` of `/etc/pve/corosync.conf`.
     pub device: Option<&'a QuorumDevice>,
 }
@@ -155,7 +155,7 @@ fn same_address(a: &str, b: &str) -> bool {
 }
 
 /// Whether `pvecm status` shows the QDevice voting for this node.
-pub fn voting(status: &ClusterStatus) -> bool {
+pub fn voting(status: &ClusterView) -> bool {
     status
         .qdevice
         .as_ref()
@@ -205,7 +205,7 @@ mod tests {
     use super::*;
     use crate::pve::status::{NodeStatus, QdeviceStatus};
 
-    fn status(online: &[bool], quorate: bool) -> ClusterStatus {
+    fn status(online: &[bool], quorate: bool) -> ClusterView {
         let nodes: Vec<NodeStatus> = online
             .iter()
             .enumerate()
@@ -219,7 +219,7 @@ mod tests {
                 online: on,
             })
             .collect();
-        ClusterStatus {
+        ClusterView {
             in_cluster: true,
             corosync_running: true,
             cluster_name: Some("lab".into()),
@@ -256,7 +256,7 @@ mod tests {
         want: Want,
         address: &str,
         force: bool,
-        st: &ClusterStatus,
+        st: &ClusterView,
         dev: Option<&QuorumDevice>,
     ) -> Decision {
         decide(&Facts {
