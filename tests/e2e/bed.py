@@ -97,6 +97,17 @@ class Bed:
     def down(self):
         self.tb("down", check=False)
 
+    def inventory_without(self, k: int, name: str) -> str:
+        """The bed's inventory with node k taken out of the group: the group
+        that remains after a removal. Written to the test's directory."""
+        import yaml
+
+        inventory = yaml.safe_load(Path(self.inventory).read_text())
+        del inventory["all"]["children"]["proxmox"]["hosts"][self.node(k)]
+        path = self.workdir / name
+        path.write_text(yaml.safe_dump(inventory))
+        return str(path)
+
     def node(self, k: int) -> str:
         return f"{self.prefix}{k}"
 

@@ -18,7 +18,6 @@ import os
 import subprocess
 
 import pytest
-import yaml
 
 from bed import ROOT, TB, bed_fixture, parse_corosync_conf, recap, wait_for
 
@@ -84,11 +83,7 @@ def test_03_check_mode_shows_the_membership_and_changes_nothing(bed):
 
 def three_node_inventory(b):
     """The bed's inventory without node 4: the group that remains."""
-    inventory = yaml.safe_load(open(b.inventory).read())
-    del inventory["all"]["children"]["proxmox"]["hosts"][b.node(4)]
-    path = b.workdir / "three.yml"
-    path.write_text(yaml.safe_dump(inventory))
-    return str(path)
+    return b.inventory_without(4, "three.yml")
 
 
 def remove_play(b, inventory, *extra):

@@ -19,7 +19,6 @@ import os
 import subprocess
 
 import pytest
-import yaml
 
 from bed import ROOT, TB, bed_fixture, parse_corosync_conf, recap, wait_for
 
@@ -42,11 +41,7 @@ def qdevice(b, *flags, **args):
 
 def two_node_inventory(b):
     """The bed's inventory without node 3."""
-    inventory = yaml.safe_load(open(b.inventory).read())
-    del inventory["all"]["children"]["proxmox"]["hosts"][b.node(3)]
-    path = b.workdir / "two.yml"
-    path.write_text(yaml.safe_dump(inventory))
-    return str(path)
+    return b.inventory_without(3, "two.yml")
 
 
 def role(b, inventory, *extra):
