@@ -4,7 +4,11 @@ refused while it is online or holds guests, then, powered off, removed
 with `pvecm delnode`, and judged by the nodelist, config_version and the
 votes the real corosync expects afterwards; a second run is `ok`; the
 role still converges on the smaller cluster; playbooks/cluster-remove-node.yml
-does all of it as an operator runs it.
+does all of it as an operator runs it. Then, of the three that remain, a
+node is separated without reinstalling it ("Separate a Node Without
+Reinstalling"): refused while it is offline, shown in check mode, then
+separated with its guest's file kept, the two others quorate expecting two
+votes, and the separated node creates a cluster of its own.
 
 Runs as root. One 4-node bed (prefix `lfc`, subnet 10.93.6) for the whole
 module, removed in a finalizer also when a test fails. The tests run in
@@ -125,3 +129,69 @@ def test_06_a_rerun_changes_nothing(bed):
     rc = recap(r.stdout)
     assert sorted(h for h in rc if h != "localhost") == [bed.node(k) for k in (1, 2, 3)], rc
     assert all(rc[h]["changed"] == 0 and rc[h]["failed"] == 0 for h in rc), rc
+
+
+# Separating a node without reinstalling (pve-docs pvecm.adoc, "Separate a Node Without
+# Reinstalling"): node 3 of the three that remain.
+
+def separate(b, k, *flags):
+    return remove(b, b.node(k), *flags, separate=True)
+
+
+def test_07_a_separation_in_check_mode_changes_nothing(bed):
+    before = bed.conf(1)
+    r = separate(bed, 3, "--check")
+    assert not r["failed"] and r["changed"], r
+    assert r["msg"].startswith(f"would separate {bed.node(3)} (node id 3): run on it over SSH "
+                               f"(root@{bed.ip(3)}): systemctl stop pve-cluster;"), r
+    assert r["separate"]["steps"][-1] == "systemctl start pve-cluster", r
+    assert bed.conf(1) == before and bed.conf(3) == before
+    assert bed.status(3, "lab")["quorate"]
+
+
+def test_08_an_offline_node_is_not_separated(bed):
+    bed.tb("node-stop", bed.node(3))
+    wait_for(lambda: bed.status(1, "lab")["online_count"] == 2, timeout=120,
+             what=f"corosync on {bed.node(1)} to see {bed.node(3)} gone")
+    before = bed.conf(1)
+    r = separate(bed, 3)
+    assert r["failed"] and not r["changed"], r
+    assert r["msg"].startswith(f"{bed.node(3)} is not online in the cluster"), r
+    assert bed.conf(1) == before
+    bed.tb("node-start", bed.node(3))
+    wait_for(lambda: bed.status(1, "lab")["online_count"] == 3, timeout=180,
+             what=f"{bed.node(3)} back in the cluster")
+
+
+def test_09_a_separated_node_leaves_with_its_guests_files(bed):
+    n3 = bed.node(3)
+    bed.sh(3, f"echo 'memory: 512' > /etc/pve/nodes/{n3}/qemu-server/300.conf")
+    v = version(bed)
+    r = separate(bed, 3)
+    assert not r["failed"] and r["changed"], r
+    assert r["separate"]["guests_kept"] == ["qemu-server/300.conf"], r
+    assert f"separated it: {n3} is a standalone node now" in r["msg"], r
+    assert names(bed) == [bed.node(1), bed.node(2)]
+    assert version(bed) == v + 1
+    for k in (1, 2):
+        status = wait_for(lambda k=k: (s := bed.status(k, "lab")) and s["expected_votes"] == 2 and s,
+                          timeout=60, what=f"{bed.node(k)} expecting 2 votes")
+        assert status["quorate"] and status["node_count"] == 2, status
+    # Standalone: no cluster, its /etc/pve writable, its guest's file kept.
+    s3 = bed.status(3, "lab")
+    assert not s3["in_cluster"], s3
+    assert bed.sh(3, f"cat /etc/pve/nodes/{n3}/qemu-server/300.conf").stdout == "memory: 512\n"
+    assert bed.sh(3, "touch /etc/pve/alone && ls -A /etc/corosync", check=False).stdout == ""
+    # A second run: the cluster no longer lists it.
+    r = separate(bed, 3)
+    assert not r["failed"] and not r["changed"], r
+
+
+def test_10_the_separated_node_creates_a_cluster_of_its_own(bed):
+    r = bed.module(3, "pve_cluster_join", {"cluster_name": "other"})
+    assert not r["failed"] and r["changed"] and r["action"] == "create", r
+    s3 = wait_for(lambda: (s := bed.status(3, "other")) and s["quorate"] and s, timeout=120,
+                  what=f"{bed.node(3)} quorate in its own cluster")
+    assert s3["cluster_name"] == "other" and s3["node_count"] == 1, s3
+    assert bed.sh(3, f"cat /etc/pve/nodes/{bed.node(3)}/qemu-server/300.conf").stdout == "memory: 512\n"
+    assert names(bed) == [bed.node(1), bed.node(2)]

@@ -2,7 +2,10 @@
 //! stays, following Proxmox VE's procedure ("Remove a Cluster Node"): the
 //! node must be powered off and hold no guests, and the cluster must stay
 //! quorate; then `pvecm delnode`, and the state read back decides whether
-//! it happened. A node the cluster does not list is `ok`.
+//! it happened. A node the cluster does not list is `ok`. With `separate`,
+//! the node is online instead, and the documented steps that separate it
+//! without reinstalling run on it over root SSH first ("Separate a Node
+//! Without Reinstalling"); its guests' files stay on it.
 
 use std::fs;
 use std::path::Path;
@@ -21,6 +24,8 @@ use crate::pve::remove::{self, Decision, Facts, Removal};
 
 /// How long `pvecm delnode` may take.
 const DELNODE_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long the separation steps on the leaving node may take.
+const SEPARATE_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// The module.
 pub struct ClusterNode;
@@ -33,6 +38,7 @@ pub struct Params {
     state: String,
     remove_directory: bool,
     keep_guests: bool,
+    separate: bool,
     timeout: u64,
 }
 
@@ -49,6 +55,7 @@ impl Module for ClusterNode {
                 .default("absent"),
             Opt::new("remove_directory", Type::Bool).default(false),
             Opt::new("keep_guests", Type::Bool).default(false),
+            Opt::new("separate", Type::Bool).default(false),
             Opt::new("timeout", Type::Int).default(60),
         ])
     }
@@ -77,11 +84,17 @@ impl Module for ClusterNode {
             target,
             status: &probe.status,
             conf: &conf,
-            guests: if params.keep_guests {
+            guests: if params.keep_guests && !params.separate {
                 Vec::new()
             } else {
                 guests(target)
             },
+            separate: params.separate,
+        };
+        let kept = if params.separate {
+            facts.guests.clone()
+        } else {
+            Vec::new()
         };
         let removal = match remove::decide(&facts) {
             Decision::Refuse(msg) => return Err(Failure::new(msg)),
@@ -92,15 +105,43 @@ impl Module for ClusterNode {
         let mut outcome = report(&removal, version, None);
         outcome.changed = true;
         outcome.diff = outcome_diff(ctx, &removal);
+        if params.separate {
+            outcome
+                .data
+                .insert("separate".into(), separation_report(&removal, &kept));
+        }
         if ctx.check_mode() {
-            outcome.msg = Some(format!(
-                "would remove {} (node id {}) from the cluster",
-                removal.node, removal.nodeid
-            ));
+            outcome.msg = Some(if params.separate {
+                format!(
+                    "would separate {} (node id {}): run on it over SSH (root@{}): {}; then remove \
+                     it from the cluster with 'pvecm delnode {}'; its guests' files would stay on it",
+                    removal.node,
+                    removal.nodeid,
+                    removal.address.as_deref().unwrap_or("?"),
+                    remove::SEPARATE_STEPS.join("; "),
+                    removal.node
+                )
+            } else {
+                format!(
+                    "would remove {} (node id {}) from the cluster",
+                    removal.node, removal.nodeid
+                )
+            });
             return Ok(outcome);
         }
         let token = ctx.change_token()?;
-        delnode(ctx, &removal, &token)?;
+        if params.separate {
+            separate(ctx, &removal, &token)?;
+            wait_until_gone(ctx, &removal, params.timeout)
+                .map_err(|msg| Failure::new(msg).after_change())?;
+        }
+        delnode(ctx, &removal, &token).map_err(|f| {
+            if params.separate {
+                f.after_change()
+            } else {
+                f
+            }
+        })?;
         let after = read_conf().map_err(Failure::after_change)?;
         let version_after = after.config_version();
         if after
@@ -131,12 +172,101 @@ impl Module for ClusterNode {
             removal.nodeid,
             removal.members_after.len()
         );
+        if params.separate {
+            outcome
+                .data
+                .insert("separate".into(), separation_report(&removal, &kept));
+            msg.push_str(&format!(
+                "; separated it: {} is a standalone node now, and its guests' files stay on it{}",
+                removal.node,
+                if kept.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", kept.join(", "))
+                }
+            ));
+        }
         if params.remove_directory {
             remove_directory(&removal.node, &token)?;
             msg.push_str(&format!("; removed /etc/pve/nodes/{}", removal.node));
         }
         outcome.msg = Some(msg);
         Ok(outcome)
+    }
+}
+
+fn separation_report(removal: &Removal, kept: &[String]) -> serde_json::Value {
+    json!({
+        "address": removal.address,
+        "steps": remove::SEPARATE_STEPS,
+        "guests_kept": kept,
+    })
+}
+
+/// Runs the separation steps on the leaving node, in one root SSH session
+/// as PVE's tools open it.
+fn separate(ctx: &Context<'_>, removal: &Removal, token: &ChangeToken) -> Result<(), Failure> {
+    let address = removal.address.as_deref().unwrap_or(removal.node.as_str());
+    let out = ctx.runner.run(
+        &Cmd::mutating("ssh", token)
+            .args(remove::ssh_args(&removal.node, address))
+            .cwd("/")
+            .timeout(SEPARATE_TIMEOUT),
+    );
+    let (started, detail) = match out {
+        Ok(out) if out.success() => return Ok(()),
+        Ok(out) => (
+            remove::steps_started(&out.stdout),
+            format!(
+                "exit status {}: {}",
+                out.rc.map_or("?".into(), |c| c.to_string()),
+                out.stderr.trim()
+            ),
+        ),
+        Err(e) => {
+            let started = match &e {
+                crate::cmd::CmdError::TimedOut { output, .. } => {
+                    remove::steps_started(&output.stdout)
+                }
+                _ => 0,
+            };
+            (started, e.to_string())
+        }
+    };
+    let failure = Failure::new(remove::separation_failed(&removal.node, started, &detail));
+    Err(if started > 0 {
+        failure.after_change()
+    } else {
+        failure
+    })
+}
+
+/// Polls `pvecm status` until corosync on this node no longer sees the
+/// separated node.
+fn wait_until_gone(ctx: &Context<'_>, removal: &Removal, timeout: u64) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(timeout);
+    loop {
+        if let Ok(probe) = probe::read(ctx.runner, Path::new(CLUSTER_CONF)) {
+            if probe.status.quorate
+                && !probe
+                    .status
+                    .nodes
+                    .iter()
+                    .any(|n| n.nodeid == removal.nodeid && n.online)
+            {
+                return Ok(());
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "{node} ran the separation steps and is a standalone node now, but within \
+                 {timeout} s corosync on this node still saw it, or lost quorum; the cluster \
+                 still lists {node}: check 'pvecm status', then remove it without separate (with \
+                 keep_guests)",
+                node = removal.node
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(500));
     }
 }
 

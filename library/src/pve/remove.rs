@@ -1,7 +1,9 @@
 //! Whether a node may be removed from the cluster now, as Proxmox VE's
 //! documented procedure ("Remove a Cluster Node", pve-docs `pvecm.adoc`)
 //! and `pvecm delnode` (pve-cluster, `src/PVE/API2/ClusterConfig.pm`,
-//! `delnode`) allow it. Pure: it judges what was read.
+//! `delnode`) allow it, and the steps that separate a node without
+//! reinstalling it ("Separate a Node Without Reinstalling"). Pure: it
+//! judges what was read.
 
 use crate::pve::corosync_conf::CorosyncConf;
 use crate::pve::status::ClusterView;
@@ -19,6 +21,9 @@ pub struct Facts<'a> {
     pub conf: &'a CorosyncConf,
     /// Guest configurations in the target's directory of `/etc/pve/nodes`.
     pub guests: Vec<String>,
+    /// The node is to be separated: it must be online, its guests go with
+    /// it, and its votes leave with it.
+    pub separate: bool,
 }
 
 /// What to do.
@@ -45,6 +50,8 @@ pub struct Removal {
     /// The expected votes once it is gone (the nodes' votes, and a
     /// QDevice's).
     pub expected_votes_after: u32,
+    /// Its `ring0_addr`, where a separation reaches it over SSH.
+    pub address: Option<String>,
 }
 
 /// Decides.
@@ -75,18 +82,36 @@ pub fn decide(f: &Facts<'_>) -> Decision {
              with quorum; restore quorum (see 'pvecm status'), then remove {name}"
         ));
     }
-    if f.status
+    let online = f
+        .status
         .nodes
         .iter()
-        .any(|n| n.nodeid == nodeid && n.online)
-    {
+        .any(|n| n.nodeid == nodeid && n.online);
+    if online && !f.separate {
         return Decision::Refuse(format!(
             "{name} is still an online member of the cluster: power it off first, as Proxmox VE's \
              procedure says (a removed node must not come back to the cluster network as it is; \
-             reinstall it, or separate it from the cluster, before it runs again)"
+             reinstall it, or separate it from the cluster, before it runs again); or give \
+             separate: true to separate it now and keep it as a standalone node"
         ));
     }
-    if !f.guests.is_empty() {
+    if f.separate && !online {
+        return Decision::Refuse(format!(
+            "{name} is not online in the cluster, and separating it runs Proxmox VE's steps on \
+             {name} itself: start it and let it rejoin (see 'pvecm status'), then retry; if it \
+             was separated already, remove it without separate (with keep_guests if \
+             /etc/pve/nodes/{name} still holds its guests)"
+        ));
+    }
+    let address = node.ring0_addr().map(str::to_string);
+    if f.separate && address.is_none() {
+        return Decision::Refuse(format!(
+            "{name} has no ring0_addr in /etc/pve/corosync.conf, and separating it needs that \
+             address to reach it over SSH; fix the file, or power it off and remove it without \
+             separate"
+        ));
+    }
+    if !f.guests.is_empty() && !f.separate {
         return Decision::Refuse(format!(
             "{name} still has guests in /etc/pve/nodes/{name}: {}; migrate them to a node that \
              stays (or back them up and remove them), then remove {name}",
@@ -112,7 +137,13 @@ pub fn decide(f: &Facts<'_>) -> Decision {
         .map(|n| n.votes())
         .sum::<u32>()
         + qdevice_votes;
-    let online_votes = f.status.total_votes.unwrap_or(0);
+    // A separated node leaves with its votes; an offline one has none present.
+    let leaving_votes = if online { node.votes() } else { 0 };
+    let online_votes = f
+        .status
+        .total_votes
+        .unwrap_or(0)
+        .saturating_sub(leaving_votes);
     let quorum_after = expected_votes_after / 2 + 1;
     if online_votes < quorum_after {
         return Decision::Refuse(format!(
@@ -127,7 +158,101 @@ pub fn decide(f: &Facts<'_>) -> Decision {
         members_before,
         members_after,
         expected_votes_after,
+        address,
     })
+}
+
+/// The documented steps that separate a node, run on it in this order.
+pub const SEPARATE_STEPS: [&str; 7] = [
+    "systemctl stop pve-cluster",
+    "systemctl stop corosync",
+    "pmxcfs -l",
+    "rm /etc/pve/corosync.conf",
+    "rm -r /etc/corosync/*",
+    "killall pmxcfs",
+    "systemctl start pve-cluster",
+];
+
+/// The marker printed before each step, so that a failure shows where
+/// the steps stopped.
+const STEP_MARK: &str = "step: ";
+
+/// The script that runs the steps on the leaving node in one SSH session
+/// (root's `authorized_keys` points into `/etc/pve`, which is not there
+/// between the first steps: a second login would be refused).
+pub fn separate_script() -> String {
+    let mut script = String::from("set -e");
+    for step in SEPARATE_STEPS {
+        script.push_str(&format!("; echo '{STEP_MARK}{step}'; {step}"));
+    }
+    script
+}
+
+/// The `ssh` arguments PVE's own tools use to reach a member as root
+/// (pve-cluster `SSHInfo.pm`), then the script.
+pub fn ssh_args(node: &str, address: &str) -> Vec<String> {
+    vec![
+        "-o".into(),
+        "BatchMode=yes".into(),
+        "-o".into(),
+        format!("HostKeyAlias={node}"),
+        "-o".into(),
+        format!("UserKnownHostsFile=/etc/pve/nodes/{node}/ssh_known_hosts"),
+        "-o".into(),
+        "GlobalKnownHostsFile=none".into(),
+        format!("root@{address}"),
+        "--".into(),
+        separate_script(),
+    ]
+}
+
+/// How many steps were started, by the markers in the script's output.
+pub fn steps_started(stdout: &str) -> usize {
+    stdout
+        .lines()
+        .filter(|l| {
+            l.strip_prefix(STEP_MARK)
+                .is_some_and(|s| SEPARATE_STEPS.contains(&s))
+        })
+        .count()
+}
+
+/// What a failed separation left on the node, and what to do: `started`
+/// steps began, the last of them failed (none began: SSH failed).
+pub fn separation_failed(node: &str, started: usize, detail: &str) -> String {
+    if started == 0 {
+        return format!(
+            "could not run the separation steps on {node} over SSH as root ({detail}); nothing \
+             was changed on {node} nor in the cluster: make sure this node reaches it with \
+             'ssh root@{node}' (PVE's cluster SSH keys), then retry"
+        );
+    }
+    let failed = SEPARATE_STEPS[started - 1];
+    let done = &SEPARATE_STEPS[..started - 1];
+    let left = SEPARATE_STEPS[started - 1..].join("; ");
+    let state = match started - 1 {
+        0 | 1 => format!(
+            "{node} is still in the cluster's configuration, and pve-cluster or corosync may be \
+             stopped on it: start them ('systemctl start corosync pve-cluster') to keep it in the \
+             cluster"
+        ),
+        2 => format!("corosync and pve-cluster are stopped on {node}, /etc/pve is not mounted"),
+        3..=5 => format!("{node} runs pmxcfs in local mode, away from the cluster"),
+        _ => format!(
+            "{node} has no corosync configuration any more, and pve-cluster is not running on \
+             it"
+        ),
+    };
+    format!(
+        "separating {node} stopped at '{failed}' ({detail}); done before it: {}. {state}. The \
+         cluster still lists {node}: finish on {node} by hand ({left}), then remove it without \
+         separate (with keep_guests)",
+        if done.is_empty() {
+            "nothing".to_string()
+        } else {
+            done.join("; ")
+        }
+    )
 }
 
 #[cfg(test)]
@@ -190,6 +315,7 @@ mod tests {
             status: &s,
             conf: &c,
             guests,
+            separate: false,
         })
     }
 
@@ -211,6 +337,7 @@ mod tests {
                 members_before: vec!["pve1".into(), "pve2".into(), "pve3".into(), "pve4".into()],
                 members_after: vec!["pve1".into(), "pve2".into(), "pve3".into()],
                 expected_votes_after: 3,
+                address: Some("10.0.0.4".into()),
             })
         );
         // pvecm delnode also takes the node's ring address.
@@ -249,6 +376,7 @@ mod tests {
             status: &s,
             conf: &c,
             guests: vec![],
+            separate: false,
         };
         assert!(refusal(decide(&f)).contains("not quorate"));
     }
@@ -266,11 +394,75 @@ mod tests {
             status: &s,
             conf: &c,
             guests: vec![],
+            separate: false,
         };
         let m = refusal(decide(&f));
         assert!(
             m.contains("would leave the cluster without quorum: 1 votes are present, and 2 of 2"),
             "{m}"
         );
+    }
+
+    fn separate(online: &[u32], all_votes: u32) -> Decision {
+        let c = conf(&[("pve1", 1), ("pve2", 2), ("pve3", 3), ("pve4", 4)]);
+        let mut s = status(online, &[1, 2, 3, 4]);
+        s.total_votes = Some(all_votes);
+        decide(&Facts {
+            me: "pve1",
+            target: "pve4",
+            status: &s,
+            conf: &c,
+            guests: vec!["qemu-server/100.conf".into()],
+            separate: true,
+        })
+    }
+
+    #[test]
+    fn a_separated_node_must_be_online_and_keeps_its_guests() {
+        match separate(&[1, 2, 3, 4], 4) {
+            Decision::Remove(r) => {
+                assert_eq!(r.address.as_deref(), Some("10.0.0.4"));
+                assert_eq!(r.expected_votes_after, 3);
+            }
+            other => panic!("{other:?}"),
+        }
+        let m = refusal(separate(&[1, 2, 3], 3));
+        assert!(m.starts_with("pve4 is not online in the cluster"), "{m}");
+    }
+
+    #[test]
+    fn a_separation_counts_the_leaving_node_out_of_the_votes() {
+        // Two of four online (pve1, pve4), with 'pvecm expected 2': pve4
+        // leaves with its vote, 1 of 3 would remain.
+        let m = refusal(separate(&[1, 4], 2));
+        assert!(
+            m.contains("1 votes are present, and 2 of 3 would be needed"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn the_steps_run_in_one_session_and_a_failure_says_where() {
+        let script = separate_script();
+        assert!(script.starts_with("set -e; echo 'step: systemctl stop pve-cluster'"));
+        assert!(script
+            .ends_with("echo 'step: systemctl start pve-cluster'; systemctl start pve-cluster"));
+        let args = ssh_args("pve4", "10.0.0.4");
+        assert_eq!(args[3], "HostKeyAlias=pve4");
+        assert_eq!(
+            args[5],
+            "UserKnownHostsFile=/etc/pve/nodes/pve4/ssh_known_hosts"
+        );
+        assert_eq!(args[8], "root@10.0.0.4");
+        let out = "step: systemctl stop pve-cluster\nstep: systemctl stop corosync\nstep: pmxcfs -l\nstep: rm /etc/pve/corosync.conf\n";
+        assert_eq!(steps_started(out), 4);
+        let m = separation_failed("pve4", 4, "rc 1");
+        assert!(
+            m.starts_with("separating pve4 stopped at 'rm /etc/pve/corosync.conf' (rc 1)"),
+            "{m}"
+        );
+        assert!(m.contains("runs pmxcfs in local mode"), "{m}");
+        assert!(m.contains("(rm /etc/pve/corosync.conf; rm -r /etc/corosync/*; killall pmxcfs; systemctl start pve-cluster)"), "{m}");
+        assert!(separation_failed("pve4", 0, "rc 255").contains("nothing was changed"));
     }
 }
