@@ -20,7 +20,8 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the test bed needs ro
 tb = make_tb(ENV, default_timeout=120)
 
 STEPS = ("systemctl stop pve-cluster && systemctl stop corosync && pmxcfs -l && "
-         "rm /etc/pve/corosync.conf && rm -r /etc/corosync/* && killall pmxcfs && "
+         "rm /etc/pve/corosync.conf && rm -r /etc/corosync/* && rm -f /var/lib/corosync/* && "
+         "killall pmxcfs && "
          "systemctl start pve-cluster")
 
 
@@ -58,7 +59,7 @@ def test_the_documented_steps_leave_a_standalone_node(bed):
     r = ssh("tbs3", "pvecm status")
     assert r.returncode == 2
     assert "does not exist - is this node part of a cluster?" in r.stderr
-    assert ssh("tbs3", "ls -A /etc/corosync").stdout == ""
+    assert ssh("tbs3", "ls -A /etc/corosync; ls -A /var/lib/corosync 2>/dev/null").stdout == ""
     assert ssh("tbs3", "pidof corosync").returncode != 0
     assert ssh("tbs3", "cat /etc/pve/nodes/tbs3/qemu-server/300.conf").stdout == "memory: 512\n"
     # writable, and its own: the cluster does not see what it writes now

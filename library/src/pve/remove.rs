@@ -163,12 +163,17 @@ pub fn decide(f: &Facts<'_>) -> Decision {
 }
 
 /// The documented steps that separate a node, run on it in this order.
-pub const SEPARATE_STEPS: [&str; 7] = [
+/// The documentation removes the remaining cluster files
+/// (`/var/lib/corosync/*`) after `pvecm delnode`; they are corosync's own
+/// state, unused once it is stopped, so they go with the other files here
+/// (`-f`: the directory may be empty).
+pub const SEPARATE_STEPS: [&str; 8] = [
     "systemctl stop pve-cluster",
     "systemctl stop corosync",
     "pmxcfs -l",
     "rm /etc/pve/corosync.conf",
     "rm -r /etc/corosync/*",
+    "rm -f /var/lib/corosync/*",
     "killall pmxcfs",
     "systemctl start pve-cluster",
 ];
@@ -237,7 +242,7 @@ pub fn separation_failed(node: &str, started: usize, detail: &str) -> String {
              cluster"
         ),
         2 => format!("corosync and pve-cluster are stopped on {node}, /etc/pve is not mounted"),
-        3..=5 => format!("{node} runs pmxcfs in local mode, away from the cluster"),
+        3..=6 => format!("{node} runs pmxcfs in local mode, away from the cluster"),
         _ => format!(
             "{node} has no corosync configuration any more, and pve-cluster is not running on \
              it"
@@ -462,7 +467,7 @@ mod tests {
             "{m}"
         );
         assert!(m.contains("runs pmxcfs in local mode"), "{m}");
-        assert!(m.contains("(rm /etc/pve/corosync.conf; rm -r /etc/corosync/*; killall pmxcfs; systemctl start pve-cluster)"), "{m}");
+        assert!(m.contains("(rm /etc/pve/corosync.conf; rm -r /etc/corosync/*; rm -f /var/lib/corosync/*; killall pmxcfs; systemctl start pve-cluster)"), "{m}");
         assert!(separation_failed("pve4", 0, "rc 255").contains("nothing was changed"));
     }
 }
