@@ -73,8 +73,10 @@ def test_the_member_removes_it(bed):
     wait_for(lambda: nodes_seen("tbs1") == 2, 120, "tbs1 seeing 2 nodes")
     r = ssh("tbs1", "pvecm delnode tbs3")
     assert r.returncode == 0, r.stdout + r.stderr
-    r = ssh("tbs1", "pvecm status")
-    assert re.search(r"^Expected votes:\s+2$", r.stdout, re.M), r.stdout
+    # corosync takes the new nodelist when pmxcfs has written it out and
+    # asked corosync to reload it: poll, as on a real node.
+    wait_for(lambda: re.search(r"^Expected votes:\s+2$", ssh("tbs1", "pvecm status").stdout, re.M), 60,
+             "tbs1's corosync expecting 2 votes")
     assert "tbs3" not in ssh("tbs1", "cat /etc/pve/corosync.conf").stdout
 
 

@@ -190,7 +190,9 @@ def test_09_a_separated_node_leaves_with_its_guests_files(bed):
 def test_10_the_separated_node_creates_a_cluster_of_its_own(bed):
     r = bed.module(3, "pve_cluster_join", {"cluster_name": "other"})
     assert not r["failed"] and r["changed"] and r["action"] == "create", r
-    s3 = wait_for(lambda: (s := bed.status(3, "other")) and s["quorate"] and s, timeout=120,
+    # Right after the create, pmxcfs restarts: a read may fail for a moment.
+    s3 = wait_for(lambda: (s := bed.module(3, "pve_cluster_status", {"cluster_name": "other"}))
+                  and not s.get("failed") and s.get("quorate") and s, timeout=120,
                   what=f"{bed.node(3)} quorate in its own cluster")
     assert s3["cluster_name"] == "other" and s3["node_count"] == 1, s3
     assert bed.sh(3, f"cat /etc/pve/nodes/{bed.node(3)}/qemu-server/300.conf").stdout == "memory: 512\n"
