@@ -4,6 +4,7 @@ Reinstalling") on the bed: the steps run on the leaving node (stop pve-cluster a
 `pvecm delnode` on a member.  The node is then standalone, keeps its guests' files, and can
 create a cluster of its own.  The module brings up its own bed (prefix `tbs`, subnet
 10.91.9.0/24) and always tears it down."""
+import json
 import os
 import re
 
@@ -30,9 +31,23 @@ def ssh(node, cmd, input=None, timeout=120):
 
 
 def nodes_seen(node):
+    """The members corosync counts, once pmxcfs agrees that the cluster is quorate.  pmxcfs
+    learns of the quorum a moment after corosync (its quorum service callback, status.c), and
+    PVE::Cluster::cfs_lock needs it: a join that asks before then fails with 'pve cluster
+    filesystem not online', on a real node as on the bed."""
     r = ssh(node, "pvecm status")
     m = re.search(r"^Nodes:\s+(\d+)$", r.stdout, re.M)
-    return int(m.group(1)) if r.returncode == 0 and m else None
+    if r.returncode != 0 or not m:
+        return None
+    members = ssh(node, "cat /etc/pve/.members")
+    try:
+        view = json.loads(members.stdout)
+    except ValueError:
+        return None
+    online = sum(1 for n in view.get("nodelist", {}).values() if n.get("online"))
+    if not view.get("cluster", {}).get("quorate") or online != int(m.group(1)):
+        return None
+    return int(m.group(1))
 
 
 bed = bed_fixture(tb, 3)
