@@ -32,6 +32,7 @@ pub struct Params {
     join_password_given: bool,
     join_fingerprint: String,
     replace_reinstalled: bool,
+    qdevice: bool,
     planned_on: String,
 }
 
@@ -68,6 +69,7 @@ impl Module for ClusterPlan {
             Opt::new("join_password_given", Type::Bool).default(false),
             Opt::new("join_fingerprint", Type::Str).default(""),
             Opt::new("replace_reinstalled", Type::Bool).default(false),
+            Opt::new("qdevice", Type::Bool).default(false),
             Opt::new("planned_on", Type::Str).default(""),
         ])
     }
@@ -114,6 +116,7 @@ impl Module for ClusterPlan {
                 fingerprint: p.join_fingerprint,
             },
             replace_reinstalled: p.replace_reinstalled,
+            qdevice: p.qdevice,
             planned_on: p.planned_on,
         };
         let plan = plan::plan(&input);

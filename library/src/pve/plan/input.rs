@@ -70,6 +70,8 @@ pub struct Input {
     /// A member the cluster lists that was reinstalled is removed from the
     /// cluster and joins again (`pve_cluster_replace_reinstalled`).
     pub replace_reinstalled: bool,
+    /// The role sets up a QDevice after the joins (`pve_cluster_qdevice`).
+    pub qdevice: bool,
     /// The host this plan is made on.
     pub planned_on: String,
 }
@@ -124,6 +126,8 @@ pub struct StatusReport {
     pub node: Option<NodeInfo>,
     /// The RSA host key the cluster has on record for each member.
     pub member_host_keys: std::collections::BTreeMap<String, String>,
+    /// The QDevice, when the cluster has one configured.
+    pub qdevice: Option<Value>,
 }
 
 impl StatusReport {

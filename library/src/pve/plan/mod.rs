@@ -11,6 +11,7 @@ mod args;
 mod checks;
 mod found;
 mod input;
+mod qdevice;
 mod state;
 mod table;
 
@@ -55,6 +56,10 @@ pub struct Plan {
     /// is removed from the cluster right before each joins
     /// (`replace_reinstalled`).
     pub replaced: Vec<String>,
+    /// The cluster's QDevice is removed before the first join and set up
+    /// again after the last (`pve_cluster_qdevice`), as Proxmox VE's
+    /// documentation says.
+    pub remove_qdevice_first: bool,
     /// Hosts whose cluster file system waits for `/etc/hosts` to be fixed.
     pub deferred: Vec<String>,
     /// The options of `pve_cluster_join` for the first node (when it
@@ -81,7 +86,13 @@ pub fn plan(input: &Input) -> Plan {
     checks::check_nodes(input, &table, &mut found);
     let state = state::cluster_state(input, &table, &mut found);
     checks::check_api_fingerprint(input, &state, &mut found);
-    finish(input, table, state, found)
+    let remove_qdevice_first = qdevice::check(input, &state, table.len(), &mut found);
+    let mut plan = finish(input, table, state, found);
+    if remove_qdevice_first && !plan.stop {
+        plan.remove_qdevice_first = true;
+        plan.msg = format!("remove the QDevice; {}; set up the QDevice again", plan.msg);
+    }
+    plan
 }
 
 fn finish(
@@ -118,6 +129,7 @@ fn finish(
         members: state.members,
         joiners: state.joiners,
         replaced: state.replaced,
+        remove_qdevice_first: false,
         deferred: state.deferred,
         join_args,
         healthy_at_start: state.healthy_at_start && !stop,

@@ -519,3 +519,66 @@ fn a_node_keeps_the_key_root_has() {
     );
     assert_eq!(key("pve3"), (None, "ed25519".into()));
 }
+
+/// Two members with a QDevice, and `extra` nodes in no cluster.
+fn with_qdevice(extra: u32) -> Input {
+    let mut statuses = Vec::new();
+    for k in 1..=2 {
+        let mut s = member(k, "lab", &["pve1", "pve2"]);
+        s["qdevice"] = json!({"present": true, "votes": 1, "casting": true, "state": "A,V,NMW"});
+        statuses.push(s);
+    }
+    statuses.extend((3..3 + extra).map(standalone));
+    input(statuses)
+}
+
+#[test]
+fn a_qdevice_is_removed_before_nodes_join_only_when_the_role_sets_it_up_again() {
+    // pve-docs pvecm.adoc, "Adding/Deleting Nodes After QDevice Setup".
+    let plan = plan(&with_qdevice(2));
+    stops_for(
+        &plan,
+        "the cluster has a QDevice, and pve3, pve4 would join it",
+    );
+    assert!(plan.msg.contains("Set pve_cluster_qdevice"), "{}", plan.msg);
+    assert!(!plan.remove_qdevice_first);
+
+    let mut i = with_qdevice(2);
+    i.qdevice = true;
+    let plan = super::plan(&i);
+    assert!(!plan.stop, "{plan:#?}");
+    assert!(plan.remove_qdevice_first);
+    assert_eq!(plan.joiners, ["pve3", "pve4"]);
+    assert!(
+        plan.msg.starts_with("remove the QDevice; join pve3, pve4"),
+        "{}",
+        plan.msg
+    );
+
+    // Without joins, the QDevice stays, whether the role sets one up or not.
+    for qdevice in [false, true] {
+        let mut i = with_qdevice(0);
+        i.qdevice = qdevice;
+        let plan = super::plan(&i);
+        assert!(!plan.stop && !plan.remove_qdevice_first, "{plan:#?}");
+    }
+}
+
+#[test]
+fn a_qdevice_for_an_odd_group_stops_the_run_before_any_change() {
+    // pvecm.pm, qdevice setup: "Clusters with an odd node count are not officially supported!"
+    let mut i = with_qdevice(1);
+    i.qdevice = true;
+    let plan = plan(&i);
+    stops_for(
+        &plan,
+        "pve_cluster_qdevice is set, but the group has 3 nodes",
+    );
+    assert!(!plan.remove_qdevice_first);
+    let mut i = input((1..=3).map(standalone).collect());
+    i.qdevice = true;
+    stops_for(&super::plan(&i), "the group has 3 nodes");
+    let mut i = input((1..=4).map(standalone).collect());
+    i.qdevice = true;
+    assert!(!super::plan(&i).stop);
+}
