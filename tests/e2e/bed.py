@@ -97,13 +97,15 @@ class Bed:
     def down(self):
         self.tb("down", check=False)
 
-    def inventory_without(self, k: int, name: str) -> str:
-        """The bed's inventory with node k taken out of the group: the group
-        that remains after a removal. Written to the test's directory."""
+    def inventory_without(self, k, name: str) -> str:
+        """The bed's inventory with node k (or each node of a list) taken out
+        of the group: the group that remains after a removal. Written to the
+        test's directory."""
         import yaml
 
         inventory = yaml.safe_load(Path(self.inventory).read_text())
-        del inventory["all"]["children"]["proxmox"]["hosts"][self.node(k)]
+        for j in [k] if isinstance(k, int) else k:
+            del inventory["all"]["children"]["proxmox"]["hosts"][self.node(j)]
         path = self.workdir / name
         path.write_text(yaml.safe_dump(inventory))
         return str(path)

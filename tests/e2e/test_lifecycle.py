@@ -8,7 +8,11 @@ does all of it as an operator runs it. Then, of the three that remain, a
 node is separated without reinstalling it ("Separate a Node Without
 Reinstalling"): refused while it is offline, shown in check mode, then
 separated with its guest's file kept, the two others quorate expecting two
-votes, and the separated node creates a cluster of its own.
+votes, and the separated node creates a cluster of its own. Last, the two
+members get a QDevice (a real corosync-qnetd on the bed's QNetd host), and
+two fresh nodes join them as the documentation says ("Adding/Deleting Nodes
+After QDevice Setup"): the QDevice removed first, set up again after, and
+refused without pve_cluster_qdevice.
 
 Runs as root. One 4-node bed (prefix `lfc`, subnet 10.93.6) for the whole
 module, removed in a finalizer also when a test fails. The tests run in
@@ -197,3 +201,56 @@ def test_10_the_separated_node_creates_a_cluster_of_its_own(bed):
     assert s3["cluster_name"] == "other" and s3["node_count"] == 1, s3
     assert bed.sh(3, f"cat /etc/pve/nodes/{bed.node(3)}/qemu-server/300.conf").stdout == "memory: 512\n"
     assert names(bed) == [bed.node(1), bed.node(2)]
+
+
+QNETD = f"{NET}.5"
+
+
+def authorize_on_qnetd(b):
+    """What the operator does: root's key of the first node logs in to the QNetd host."""
+    pub = b.sh(1, "cat /root/.ssh/id_rsa.pub").stdout.strip()
+    b.tb("exec", f"{PREFIX}qn", "/bin/sh", "-c",
+         f"mkdir -p -m 700 /root/.ssh && echo '{pub}' >> /root/.ssh/authorized_keys && "
+         "chmod 600 /root/.ssh/authorized_keys")
+    b.sh(1, f"ssh-keyscan {QNETD} 2>/dev/null >> /root/.ssh/known_hosts")
+
+
+def qdevice_voting(b, k, votes):
+    s = b.status(k, "lab")
+    return s["qdevice"] and s["qdevice"]["casting"] and s["expected_votes"] == votes and s["quorate"] and s
+
+
+def test_11_the_two_members_get_a_qdevice(bed):
+    bed.tb("qnetd-up")
+    authorize_on_qnetd(bed)
+    two = bed.inventory_without([3, 4], "two.yml")
+    cmd = bed.role_cmd("lab", "-e", f"pve_cluster_qdevice={QNETD}")
+    cmd[cmd.index("-i") + 1] = two
+    r = subprocess.run(cmd, env=bed.aenv, capture_output=True, text=True, timeout=900, cwd=str(ROOT))
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+    assert recap(r.stdout)[bed.node(1)]["changed"] >= 1, r.stdout[-3000:]
+    wait_for(lambda: qdevice_voting(bed, 1, 3), timeout=60, what="the QDevice's vote counted")
+
+
+def test_12_nodes_join_a_cluster_with_a_qdevice_only_as_documented(bed):
+    bed.tb("reinstall", bed.node(3))
+    bed.tb("reinstall", bed.node(4))
+    before = bed.conf(1)
+    r = bed.role("lab")
+    out = r.stdout + r.stderr
+    assert r.returncode != 0 and "the cluster has a QDevice, and lfc3, lfc4 would join it" in out, out[-4000:]
+    assert all(v["changed"] == 0 for v in recap(r.stdout).values()), r.stdout[-3000:]
+    assert bed.conf(1) == before
+
+    r = bed.role("lab", "-e", f"pve_cluster_qdevice={QNETD}")
+    assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-2000:]
+    assert "TASK [proxmox_cluster : Remove the QDevice before the nodes join]" in r.stdout, r.stdout[-6000:]
+    assert names(bed) == [bed.node(k) for k in (1, 2, 3, 4)]
+    dev = parse_corosync_conf(bed.conf(1))["quorum"][0].get("device", [])
+    assert dev and dev[0]["net"][0]["host"] == QNETD and dev[0]["net"][0]["algorithm"] == "ffsplit", dev
+    for k in (1, 4):
+        wait_for(lambda k=k: qdevice_voting(bed, k, 5), timeout=90, what=f"{bed.node(k)} counting 5 votes")
+
+    r = bed.role("lab", "-e", f"pve_cluster_qdevice={QNETD}")
+    assert r.returncode == 0, r.stdout[-4000:]
+    assert all(v["changed"] == 0 for v in recap(r.stdout).values()), r.stdout[-3000:]
