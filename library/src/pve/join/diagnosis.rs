@@ -30,8 +30,17 @@ pub fn reported_join_success(stdout: &str) -> bool {
 /// hint. `None` when the output holds no known failure text.
 pub fn diagnose(stdout: &str, stderr: &str) -> Option<Diagnosis> {
     let text = format!("{stdout}\n{stderr}");
-    let has = |needle: &str| text.contains(needle);
+    join_check(&text)
+        .or_else(|| api_join(&text))
+        .or_else(|| cluster_side(&text))
+        .or_else(|| ssh_join(&text))
+        .or_else(|| command_use(&text))
+        .or_else(|| local_and_generic(&text))
+}
 
+/// The list `pvecm add` prints when its own checks on this node fail.
+fn join_check(text: &str) -> Option<Diagnosis> {
+    let has = |needle: &str| text.contains(needle);
     if has("detected the following error(s):") {
         let items: Vec<String> = text
             .lines()
@@ -75,6 +84,12 @@ pub fn diagnose(stdout: &str, stderr: &str) -> Option<Diagnosis> {
             hints.join("; "),
         );
     }
+    None
+}
+
+/// The API join: password, certificate fingerprint, the peer's API.
+fn api_join(text: &str) -> Option<Diagnosis> {
+    let has = |needle: &str| text.contains(needle);
     if has("EOF while reading password") {
         return diag(
             "pvecm add asked for the peer's root password and got none (EOF while reading password)",
@@ -88,7 +103,7 @@ pub fn diagnose(stdout: &str, stderr: &str) -> Option<Diagnosis> {
             "check password: it is the root@pam password of the peer",
         );
     }
-    if let Some(line) = line_with(&text, "not verified, abort!") {
+    if let Some(line) = line_with(text, "not verified, abort!") {
         return if line.starts_with("fingerprint '") {
             diag(
                 format!("the peer's certificate does not match the given fingerprint ({line})"),
@@ -103,7 +118,7 @@ pub fn diagnose(stdout: &str, stderr: &str) -> Option<Diagnosis> {
             )
         };
     }
-    if let Some(line) = line_with(&text, "500 Can't connect to") {
+    if let Some(line) = line_with(text, "500 Can't connect to") {
         return diag(
             format!("the peer's API cannot be reached ({line})"),
             "check peer (address and name resolution), that pveproxy runs on it, and that TCP port \
@@ -123,13 +138,19 @@ pub fn diagnose(stdout: &str, stderr: &str) -> Option<Diagnosis> {
             "join over SSH (use_ssh: true) or update the peer",
         );
     }
-    if let Some(line) = line_with(&text, "incompatible join API version") {
+    if let Some(line) = line_with(text, "incompatible join API version") {
         return diag(
             format!("the peer speaks another join API version ({line})"),
             "update all cluster nodes to the same Proxmox VE version",
         );
     }
-    if let Some(line) = line_with(&text, "can't add existing node") {
+    None
+}
+
+/// What the cluster refused: the node's name, its links, no quorum.
+fn cluster_side(text: &str) -> Option<Diagnosis> {
+    let has = |needle: &str| text.contains(needle);
+    if let Some(line) = line_with(text, "can't add existing node") {
         return diag(
             format!("the cluster already has a node of this name ({line})"),
             "a node of this name was added before (a join that failed halfway, or a reinstalled \
@@ -143,12 +164,12 @@ pub fn diagnose(stdout: &str, stderr: &str) -> Option<Diagnosis> {
         );
     }
     if let Some(line) = line_with(
-        &text,
+        text,
         "exists in cluster config but wasn't specified for new node",
     )
     .or_else(|| {
         line_with(
-            &text,
+            text,
             "specified for new node doesn't exist in cluster config",
         )
     }) {
@@ -158,7 +179,7 @@ pub fn diagnose(stdout: &str, stderr: &str) -> Option<Diagnosis> {
              /etc/pve/corosync.conf on a member)",
         );
     }
-    if let Some(line) = line_with(&text, "already used on link") {
+    if let Some(line) = line_with(text, "already used on link") {
         return diag(
             format!("a link address is already used by another node ({line})"),
             "give this node's own addresses in links",
@@ -170,7 +191,13 @@ pub fn diagnose(stdout: &str, stderr: &str) -> Option<Diagnosis> {
             "bring enough members online for quorum (pvecm status on a member), then run again",
         );
     }
-    if let Some(line) = line_with(&text, "unable to add node: command failed") {
+    None
+}
+
+/// The SSH join: the peer's host key, root's login, the copy of the key.
+fn ssh_join(text: &str) -> Option<Diagnosis> {
+    let has = |needle: &str| text.contains(needle);
+    if let Some(line) = line_with(text, "unable to add node: command failed") {
         return diag(
             format!("the peer could not add this node over SSH ({line})"),
             "check that root on this node can run 'ssh root@<peer> pvecm apiver' without a prompt, \
@@ -191,24 +218,29 @@ pub fn diagnose(stdout: &str, stderr: &str) -> Option<Diagnosis> {
         return diag(
             format!(
                 "SSH to the peer was refused ({})",
-                line_with(&text, "Permission denied").unwrap_or("Permission denied")
+                line_with(text, "Permission denied").unwrap_or("Permission denied")
             ),
             "authorize this node's root key on the peer (/root/.ssh/authorized_keys) or join \
              through the API with password and fingerprint",
         );
     }
     if let Some(line) =
-        line_with(&text, "unable to copy ssh ID").or_else(|| line_with(&text, "can't rsync data"))
+        line_with(text, "unable to copy ssh ID").or_else(|| line_with(text, "can't rsync data"))
     {
         return diag(
             format!("SSH to the peer failed ({line})"),
             "set up root SSH trust from this node to the peer, or use the API join",
         );
     }
-    if let Some(line) = line_with(&text, "Navigate out of /etc/pve") {
+    None
+}
+
+/// How `pvecm` was called: the directory, its options, a config already there.
+fn command_use(text: &str) -> Option<Diagnosis> {
+    if let Some(line) = line_with(text, "Navigate out of /etc/pve") {
         return diag(line.to_string(), "run from another directory");
     }
-    if let Some(line) = line_with(&text, "Unknown option:") {
+    if let Some(line) = line_with(text, "Unknown option:") {
         return diag(
             format!("pvecm does not know an option ({line})"),
             "this Proxmox VE version is too old for the options given (links need PVE 6 or later)",
@@ -231,7 +263,7 @@ pub fn diagnose(stdout: &str, stderr: &str) -> Option<Diagnosis> {
         );
     }
     if let Some(line) = line_with(
-        &text,
+        text,
         "cluster config '/etc/pve/corosync.conf' already exists",
     ) {
         return diag(
@@ -239,6 +271,12 @@ pub fn diagnose(stdout: &str, stderr: &str) -> Option<Diagnosis> {
             "the node is already configured for a cluster: run the task again to see which",
         );
     }
+    None
+}
+
+/// This node's cluster file system and name, then the generic failure lines.
+fn local_and_generic(text: &str) -> Option<Diagnosis> {
+    let has = |needle: &str| text.contains(needle);
     if has("ipcc_send_rec") || has("Unable to load access control list") || has("not mounted") {
         return diag(
             "the cluster file system (pve-cluster/pmxcfs) is not running on this node",
@@ -247,20 +285,20 @@ pub fn diagnose(stdout: &str, stderr: &str) -> Option<Diagnosis> {
         );
     }
     if let Some(line) =
-        line_with(&text, "address lookup for").or_else(|| line_with(&text, "hostname lookup"))
+        line_with(text, "address lookup for").or_else(|| line_with(text, "hostname lookup"))
     {
         return diag(
             format!("the node name does not resolve to a usable address ({line})"),
             "put '<address> <fqdn> <node name>' in /etc/hosts",
         );
     }
-    if let Some(line) = line_with(&text, "An error occurred on the cluster node:") {
+    if let Some(line) = line_with(text, "An error occurred on the cluster node:") {
         return diag(
             format!("the peer refused the join ({line})"),
             "read the details below the message in stdout",
         );
     }
-    if let Some(line) = line_with(&text, "Check if node may join a cluster failed") {
+    if let Some(line) = line_with(text, "Check if node may join a cluster failed") {
         return diag(line.to_string(), "read stdout for the list of problems");
     }
     None

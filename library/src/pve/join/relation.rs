@@ -123,69 +123,85 @@ pub fn membership(obs: &Observed, target: &str) -> Relation {
         .config_version
         .map_or_else(|| "unknown".to_string(), |v| v.to_string());
     if obs.cluster_conf.is_none() {
-        return Relation::Incomplete {
-            found: format!(
-                "{LOCAL_CONF} is set up for cluster '{name}' (config version {version}) but \
-                 {CLUSTER_CONF} is missing: the cluster file system (pve-cluster) is not running or \
-                 a join stopped before it finished"
-            ),
-            steps: vec![
-                "start the cluster services: 'systemctl start corosync pve-cluster', then check \
-                 'journalctl -u corosync -u pve-cluster'"
-                    .to_string(),
-                format!(
-                    "if this node should not be in '{name}', take it out as described under \
-                     'Separate a node without reinstalling' in the Proxmox VE admin guide"
-                ),
-                "run this task again".to_string(),
-            ],
-        };
+        return cluster_conf_missing(&name, &version);
     }
     if !conf.nodes.contains(&obs.node) {
-        return Relation::Incomplete {
-            found: format!(
-                "{CLUSTER_CONF} is set up for cluster '{name}' (config version {version}, nodes: {}) \
-                 but does not list this node '{}'",
-                list_or_none(&conf.nodes),
-                obs.node
-            ),
-            steps: vec![
-                format!(
-                    "on a member of '{name}', check 'pvecm nodes': if '{}' is missing there too, the \
-                     join did not reach the cluster",
-                    obs.node
-                ),
-                format!(
-                    "separate this node from the half-joined state ('Separate a node without \
-                     reinstalling' in the Proxmox VE admin guide: stop pve-cluster and corosync, \
-                     start 'pmxcfs -l', remove {CLUSTER_CONF}, {LOCAL_CONF} and {AUTHKEY}, stop \
-                     pmxcfs, start pve-cluster)"
-                ),
-                "run this task again to join".to_string(),
-            ],
-        };
+        return node_not_listed(obs, conf, &name, &version);
     }
     if !obs.corosync_running {
-        return Relation::Incomplete {
-            found: format!(
-                "this node '{}' is configured as a member of cluster '{name}' (config version \
-                 {version}, nodes: {}) but corosync is not running",
-                obs.node,
-                list_or_none(&conf.nodes)
-            ),
-            steps: vec![
-                "start corosync: 'systemctl start corosync'".to_string(),
-                "if it does not stay up, read 'journalctl -u corosync' (wrong link address, \
-                 missing /etc/corosync/authkey, firewall on UDP 5405)"
-                    .to_string(),
-                "run this task again: it then reports the membership".to_string(),
-            ],
-        };
+        return corosync_stopped(obs, conf, &name, &version);
     }
     Relation::Member {
         config_version: conf.config_version,
         nodes: conf.nodes.clone(),
         quorate: obs.quorate,
+    }
+}
+
+/// Only the local corosync.conf names the target: pmxcfs is down, or a
+/// join stopped before it finished.
+fn cluster_conf_missing(name: &str, version: &str) -> Relation {
+    Relation::Incomplete {
+        found: format!(
+            "{LOCAL_CONF} is set up for cluster '{name}' (config version {version}) but \
+             {CLUSTER_CONF} is missing: the cluster file system (pve-cluster) is not running or \
+             a join stopped before it finished"
+        ),
+        steps: vec![
+            "start the cluster services: 'systemctl start corosync pve-cluster', then check \
+             'journalctl -u corosync -u pve-cluster'"
+                .to_string(),
+            format!(
+                "if this node should not be in '{name}', take it out as described under \
+                 'Separate a node without reinstalling' in the Proxmox VE admin guide"
+            ),
+            "run this task again".to_string(),
+        ],
+    }
+}
+
+/// The cluster's corosync.conf does not list this node.
+fn node_not_listed(obs: &Observed, conf: &ConfSummary, name: &str, version: &str) -> Relation {
+    Relation::Incomplete {
+        found: format!(
+            "{CLUSTER_CONF} is set up for cluster '{name}' (config version {version}, nodes: {}) \
+             but does not list this node '{}'",
+            list_or_none(&conf.nodes),
+            obs.node
+        ),
+        steps: vec![
+            format!(
+                "on a member of '{name}', check 'pvecm nodes': if '{}' is missing there too, the \
+                 join did not reach the cluster",
+                obs.node
+            ),
+            format!(
+                "separate this node from the half-joined state ('Separate a node without \
+                 reinstalling' in the Proxmox VE admin guide: stop pve-cluster and corosync, \
+                 start 'pmxcfs -l', remove {CLUSTER_CONF}, {LOCAL_CONF} and {AUTHKEY}, stop \
+                 pmxcfs, start pve-cluster)"
+            ),
+            "run this task again to join".to_string(),
+        ],
+    }
+}
+
+/// Configured as a member, but corosync does not run.
+fn corosync_stopped(obs: &Observed, conf: &ConfSummary, name: &str, version: &str) -> Relation {
+    Relation::Incomplete {
+        found: format!(
+            "this node '{}' is configured as a member of cluster '{name}' (config version \
+             {version}, nodes: {}) but corosync is not running",
+            obs.node,
+            list_or_none(&conf.nodes)
+        ),
+        steps: vec![
+            "start corosync: 'systemctl start corosync'".to_string(),
+            "if it does not stay up, read 'journalctl -u corosync' (wrong link address, \
+             missing /etc/corosync/authkey, firewall on UDP 5405)"
+                .to_string(),
+            "run this task again: it then reports the membership".to_string(),
+        ],
     }
 }
 
