@@ -116,6 +116,92 @@ pub(super) fn set_once<T>(
     Ok(())
 }
 
+impl Parsed {
+    /// Starts `sect`, empty.
+    fn open(&mut self, sect: Sect) {
+        match sect {
+            Sect::Cluster => {
+                self.cluster_info = Some(ClusterInfo {
+                    name: None,
+                    config_version: None,
+                    transport: None,
+                    secure_auth: None,
+                })
+            }
+            Sect::Quorum => {
+                self.quorum = Some(QuorumInfo {
+                    date: None,
+                    provider: None,
+                    nodes: None,
+                    node_id: None,
+                    ring_id: None,
+                    quorate: None,
+                })
+            }
+            Sect::Votequorum => {
+                self.votequorum = Some(VotequorumInfo {
+                    expected_votes: None,
+                    highest_expected: None,
+                    total_votes: None,
+                    quorum: None,
+                    activity_blocked: None,
+                    flags: None,
+                })
+            }
+            Sect::Membership => {
+                self.membership = Some(Membership {
+                    members: Vec::new(),
+                    qdevice: None,
+                    qdevice_column: false,
+                })
+            }
+        }
+    }
+
+    /// A line inside `sect`; `columns` is the membership table's header,
+    /// once read.
+    fn take_line(
+        &mut self,
+        sect: Sect,
+        columns: &mut Option<Columns>,
+        line: &Line<'_>,
+    ) -> Result<(), ParseError> {
+        match sect {
+            Sect::Cluster => {
+                if let Some(info) = self.cluster_info.as_mut() {
+                    parse_cluster_line(info, line)?;
+                }
+            }
+            Sect::Quorum => {
+                if let Some(info) = self.quorum.as_mut() {
+                    parse_quorum_line(info, line)?;
+                }
+            }
+            Sect::Votequorum => {
+                if let Some(info) = self.votequorum.as_mut() {
+                    parse_votequorum_line(info, line)?;
+                }
+            }
+            Sect::Membership => {
+                let Some(membership) = self.membership.as_mut() else {
+                    return Ok(());
+                };
+                match *columns {
+                    None => {
+                        let cols = parse_membership_header(line).ok_or_else(|| {
+                            line.unexpected("(expected the Nodeid/Votes/Name header)")
+                        })?;
+                        membership.qdevice_column = cols.qdevice;
+                        *columns = Some(cols);
+                    }
+                    Some(cols) => parse_member_row(membership, cols, line)?,
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 pub(super) fn parse_stdout(stdout: &str) -> Result<Parsed, ParseError> {
     let mut parsed = Parsed::default();
     let mut current: Option<Sect> = None;
@@ -145,78 +231,13 @@ pub(super) fn parse_stdout(stdout: &str) -> Result<Parsed, ParseError> {
             last_seen = Some(sect);
             current = Some(sect);
             expect_underline = true;
-            match sect {
-                Sect::Cluster => {
-                    parsed.cluster_info = Some(ClusterInfo {
-                        name: None,
-                        config_version: None,
-                        transport: None,
-                        secure_auth: None,
-                    })
-                }
-                Sect::Quorum => {
-                    parsed.quorum = Some(QuorumInfo {
-                        date: None,
-                        provider: None,
-                        nodes: None,
-                        node_id: None,
-                        ring_id: None,
-                        quorate: None,
-                    })
-                }
-                Sect::Votequorum => {
-                    parsed.votequorum = Some(VotequorumInfo {
-                        expected_votes: None,
-                        highest_expected: None,
-                        total_votes: None,
-                        quorum: None,
-                        activity_blocked: None,
-                        flags: None,
-                    })
-                }
-                Sect::Membership => {
-                    parsed.membership = Some(Membership {
-                        members: Vec::new(),
-                        qdevice: None,
-                        qdevice_column: false,
-                    })
-                }
-            }
+            parsed.open(sect);
             continue;
         }
-        match current {
-            None => return Err(line.unexpected("before any known section")),
-            Some(Sect::Cluster) => {
-                if let Some(info) = parsed.cluster_info.as_mut() {
-                    parse_cluster_line(info, &line)?;
-                }
-            }
-            Some(Sect::Quorum) => {
-                if let Some(info) = parsed.quorum.as_mut() {
-                    parse_quorum_line(info, &line)?;
-                }
-            }
-            Some(Sect::Votequorum) => {
-                if let Some(info) = parsed.votequorum.as_mut() {
-                    parse_votequorum_line(info, &line)?;
-                }
-            }
-            Some(Sect::Membership) => {
-                let Some(membership) = parsed.membership.as_mut() else {
-                    continue;
-                };
-                match columns {
-                    None => {
-                        let cols = parse_membership_header(&line).ok_or_else(|| {
-                            line.unexpected("(expected the Nodeid/Votes/Name header)")
-                        })?;
-                        membership.qdevice_column = cols.qdevice;
-                        columns = Some(cols);
-                    }
-                    Some(cols) => parse_member_row(membership, cols, &line)?,
-                }
-            }
-        }
+        let Some(sect) = current else {
+            return Err(line.unexpected("before any known section"));
+        };
+        parsed.take_line(sect, &mut columns, &line)?;
     }
     Ok(parsed)
 }

@@ -3,8 +3,10 @@
 
 use serde::Serialize;
 
-use super::report::{NodeState, NodesReport, StatusReport};
-use crate::pve::corosync_conf::CorosyncConf;
+use super::report::{
+    ClusterInfo, Membership, NodeState, NodesReport, QuorumInfo, StatusReport, VotequorumInfo,
+};
+use crate::pve::corosync_conf::{ConfNode, CorosyncConf};
 
 /// This node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -78,164 +80,36 @@ impl ClusterView {
     ) -> ClusterView {
         let in_cluster = status.state != NodeState::NotInCluster;
         let corosync_running = status.state == NodeState::Running;
-        let info = status.cluster_info.as_ref();
         let quorum = status.quorum.as_ref();
         let vq = status.votequorum.as_ref();
         let conf = conf.filter(|_| in_cluster);
-        let conf_nodes = conf.map(CorosyncConf::nodes).unwrap_or_default();
-
-        let cluster_name = info
-            .and_then(|i| i.name.clone())
-            .or_else(|| conf.and_then(|c| c.cluster_name()).map(str::to_string));
-        let config_version = info
-            .and_then(|i| i.config_version)
-            .filter(|v| *v >= 0)
-            .or_else(|| {
-                conf.and_then(|c| c.config_version())
-                    .and_then(|v| i64::try_from(v).ok())
-            });
-        let transport = info
-            .and_then(|i| i.transport.clone())
-            .or_else(|| conf.and_then(|c| c.transport()).map(str::to_string));
-        let secure_auth = info.and_then(|i| i.secure_auth).or_else(|| {
-            conf.and_then(|c| c.totem_value("secauth"))
-                .and_then(|v| match v {
-                    "on" | "yes" | "1" => Some(true),
-                    "off" | "no" | "0" => Some(false),
-                    _ => None,
-                })
-        });
-
-        let names_by_id = |id: u32| -> Option<String> {
-            let from_nodes = nodes
-                .and_then(|n| n.membership.as_ref())
-                .and_then(|m| m.members.iter().find(|r| r.nodeid == id))
-                .and_then(|r| r.name.clone());
-            from_nodes.or_else(|| {
-                conf_nodes
-                    .iter()
-                    .find(|n| n.nodeid == Some(id))
-                    .and_then(|n| n.name.clone())
-            })
+        let totem = Totem::of(status.cluster_info.as_ref(), conf);
+        let sources = Sources {
+            corosync_running,
+            status_members: if corosync_running {
+                status.membership.as_ref()
+            } else {
+                None
+            },
+            nodes,
+            conf_nodes: conf.map(CorosyncConf::nodes).unwrap_or_default(),
         };
 
-        let mut node_list: Vec<NodeStatus> = Vec::new();
-        let status_members = if corosync_running {
-            status.membership.as_ref()
-        } else {
-            None
-        };
-        if let Some(m) = status_members {
-            for row in &m.members {
-                node_list.push(NodeStatus {
-                    nodeid: row.nodeid,
-                    name: names_by_id(row.nodeid),
-                    address: row.name.clone(),
-                    votes: row.votes,
-                    local: row.local,
-                    qdevice: row.qdevice.clone(),
-                    online: true,
-                });
-            }
-        } else if let Some(m) = nodes
-            .filter(|_| corosync_running)
-            .and_then(|n| n.membership.as_ref())
-        {
-            for row in &m.members {
-                node_list.push(NodeStatus {
-                    nodeid: row.nodeid,
-                    name: row.name.clone(),
-                    address: None,
-                    votes: row.votes,
-                    local: row.local,
-                    qdevice: row.qdevice.clone(),
-                    online: true,
-                });
-            }
-        }
-        for cn in &conf_nodes {
-            let Some(id) = cn.nodeid else { continue };
-            if id == 0 || node_list.iter().any(|n| n.nodeid == id) {
-                continue;
-            }
-            node_list.push(NodeStatus {
-                nodeid: id,
-                name: cn.name.clone(),
-                address: None,
-                votes: Some(cn.votes()),
-                local: false,
-                qdevice: None,
-                online: false,
-            });
-        }
-        node_list.sort_by_key(|n| n.nodeid);
-
-        let local_id = quorum
-            .and_then(|q| q.node_id)
-            .or_else(|| node_list.iter().find(|n| n.local).map(|n| n.nodeid));
-        if let Some(id) = local_id {
-            // `Node ID:` wins over a `(local)` mark of another row, so
-            // that one node at most is local.
-            for n in &mut node_list {
-                n.local = n.nodeid == id && n.online;
-            }
-        }
-        let local_node = local_id.map(|id| LocalNode {
-            name: node_list
-                .iter()
-                .find(|n| n.nodeid == id)
-                .and_then(|n| n.name.clone())
-                .or_else(|| names_by_id(id)),
-            nodeid: id,
-        });
-
+        let mut node_list = sources.node_list();
+        let local_node = mark_local(quorum, &mut node_list, &sources);
         let flags = vq.and_then(|v| v.flags.clone()).unwrap_or_default();
-        let quorate = corosync_running
-            && match quorum.and_then(|q| q.quorate) {
-                Some(q) => q,
-                None => {
-                    if vq.is_some_and(|v| v.flags.is_some()) {
-                        flags.iter().any(|f| f == "Quorate")
-                    } else {
-                        vq.and_then(|v| v.activity_blocked) == Some(false)
-                    }
-                }
-            };
-
-        let qdevice_row = status_members.and_then(|m| m.qdevice.as_ref()).or_else(|| {
-            nodes
-                .filter(|_| corosync_running)
-                .and_then(|n| n.membership.as_ref())
-                .and_then(|m| m.qdevice.as_ref())
-        });
-        let conf_device = conf.and_then(CorosyncConf::quorum_device);
-        let local_qdevice_state = node_list
-            .iter()
-            .find(|n| n.local)
-            .and_then(|n| n.qdevice.clone());
-        let qdevice_flag = flags.iter().any(|f| f == "Qdevice");
-        let qdevice = if qdevice_row.is_some() || conf_device.is_some() || qdevice_flag {
-            Some(QdeviceStatus {
-                present: true,
-                votes: qdevice_row
-                    .map(|r| r.votes)
-                    .or_else(|| conf_device.as_ref().and_then(|d| d.votes)),
-                casting: qdevice_row.map(|r| r.casting),
-                state: local_qdevice_state,
-            })
-        } else {
-            None
-        };
+        let quorate = corosync_running && quorate_of(quorum, vq, &flags);
+        let qdevice = qdevice_status(&sources, conf, &node_list, &flags);
 
         let node_count = node_list.len();
         let online_count = node_list.iter().filter(|n| n.online).count();
         ClusterView {
             in_cluster,
             corosync_running,
-            cluster_name,
-            config_version,
-            transport,
-            secure_auth,
+            cluster_name: totem.cluster_name,
+            config_version: totem.config_version,
+            transport: totem.transport,
+            secure_auth: totem.secure_auth,
             quorate,
             local_node,
             expected_votes: vq.and_then(|v| v.expected_votes),
@@ -269,5 +143,200 @@ impl NodeStatus {
             .clone()
             .or_else(|| self.address.clone())
             .unwrap_or_else(|| format!("nodeid {}", self.nodeid))
+    }
+}
+
+/// The cluster's totem settings: PVE's "Cluster information" block, else
+/// corosync.conf.
+struct Totem {
+    cluster_name: Option<String>,
+    config_version: Option<i64>,
+    transport: Option<String>,
+    secure_auth: Option<bool>,
+}
+
+impl Totem {
+    fn of(info: Option<&ClusterInfo>, conf: Option<&CorosyncConf>) -> Totem {
+        let cluster_name = info
+            .and_then(|i| i.name.clone())
+            .or_else(|| conf.and_then(|c| c.cluster_name()).map(str::to_string));
+        let config_version = info
+            .and_then(|i| i.config_version)
+            .filter(|v| *v >= 0)
+            .or_else(|| {
+                conf.and_then(|c| c.config_version())
+                    .and_then(|v| i64::try_from(v).ok())
+            });
+        let transport = info
+            .and_then(|i| i.transport.clone())
+            .or_else(|| conf.and_then(|c| c.transport()).map(str::to_string));
+        let secure_auth = info.and_then(|i| i.secure_auth).or_else(|| {
+            conf.and_then(|c| c.totem_value("secauth"))
+                .and_then(|v| match v {
+                    "on" | "yes" | "1" => Some(true),
+                    "off" | "no" | "0" => Some(false),
+                    _ => None,
+                })
+        });
+        Totem {
+            cluster_name,
+            config_version,
+            transport,
+            secure_auth,
+        }
+    }
+}
+
+/// Where the nodes come from: the memberships corosync printed and the
+/// nodelist of corosync.conf.
+struct Sources<'a> {
+    corosync_running: bool,
+    /// The membership of `pvecm status`, when corosync runs.
+    status_members: Option<&'a Membership>,
+    nodes: Option<&'a NodesReport>,
+    conf_nodes: Vec<ConfNode>,
+}
+
+impl Sources<'_> {
+    /// The name of node `id`: from `pvecm nodes`, else from the nodelist.
+    fn name_of(&self, id: u32) -> Option<String> {
+        let from_nodes = self
+            .nodes
+            .and_then(|n| n.membership.as_ref())
+            .and_then(|m| m.members.iter().find(|r| r.nodeid == id))
+            .and_then(|r| r.name.clone());
+        from_nodes.or_else(|| {
+            self.conf_nodes
+                .iter()
+                .find(|n| n.nodeid == Some(id))
+                .and_then(|n| n.name.clone())
+        })
+    }
+
+    /// The membership of `pvecm nodes`, when corosync runs.
+    fn nodes_members(&self) -> Option<&Membership> {
+        self.nodes
+            .filter(|_| self.corosync_running)
+            .and_then(|n| n.membership.as_ref())
+    }
+
+    /// The online members, then the nodelist's other nodes as offline; by
+    /// node id.
+    fn node_list(&self) -> Vec<NodeStatus> {
+        let mut node_list: Vec<NodeStatus> = Vec::new();
+        if let Some(m) = self.status_members {
+            for row in &m.members {
+                node_list.push(NodeStatus {
+                    nodeid: row.nodeid,
+                    name: self.name_of(row.nodeid),
+                    address: row.name.clone(),
+                    votes: row.votes,
+                    local: row.local,
+                    qdevice: row.qdevice.clone(),
+                    online: true,
+                });
+            }
+        } else if let Some(m) = self.nodes_members() {
+            for row in &m.members {
+                node_list.push(NodeStatus {
+                    nodeid: row.nodeid,
+                    name: row.name.clone(),
+                    address: None,
+                    votes: row.votes,
+                    local: row.local,
+                    qdevice: row.qdevice.clone(),
+                    online: true,
+                });
+            }
+        }
+        for cn in &self.conf_nodes {
+            let Some(id) = cn.nodeid else { continue };
+            if id == 0 || node_list.iter().any(|n| n.nodeid == id) {
+                continue;
+            }
+            node_list.push(NodeStatus {
+                nodeid: id,
+                name: cn.name.clone(),
+                address: None,
+                votes: Some(cn.votes()),
+                local: false,
+                qdevice: None,
+                online: false,
+            });
+        }
+        node_list.sort_by_key(|n| n.nodeid);
+        node_list
+    }
+}
+
+/// Marks this node in `node_list` and names it.
+fn mark_local(
+    quorum: Option<&QuorumInfo>,
+    node_list: &mut [NodeStatus],
+    sources: &Sources<'_>,
+) -> Option<LocalNode> {
+    let local_id = quorum
+        .and_then(|q| q.node_id)
+        .or_else(|| node_list.iter().find(|n| n.local).map(|n| n.nodeid));
+    if let Some(id) = local_id {
+        // `Node ID:` wins over a `(local)` mark of another row, so
+        // that one node at most is local.
+        for n in node_list.iter_mut() {
+            n.local = n.nodeid == id && n.online;
+        }
+    }
+    local_id.map(|id| LocalNode {
+        name: node_list
+            .iter()
+            .find(|n| n.nodeid == id)
+            .and_then(|n| n.name.clone())
+            .or_else(|| sources.name_of(id)),
+        nodeid: id,
+    })
+}
+
+/// Quorate from `Quorate:`, else the `Quorate` flag, else `Activity
+/// blocked` (the caller checks that corosync runs).
+fn quorate_of(quorum: Option<&QuorumInfo>, vq: Option<&VotequorumInfo>, flags: &[String]) -> bool {
+    match quorum.and_then(|q| q.quorate) {
+        Some(q) => q,
+        None => {
+            if vq.is_some_and(|v| v.flags.is_some()) {
+                flags.iter().any(|f| f == "Quorate")
+            } else {
+                vq.and_then(|v| v.activity_blocked) == Some(false)
+            }
+        }
+    }
+}
+
+/// The QDevice, when the membership, corosync.conf or the flags show one.
+fn qdevice_status(
+    sources: &Sources<'_>,
+    conf: Option<&CorosyncConf>,
+    node_list: &[NodeStatus],
+    flags: &[String],
+) -> Option<QdeviceStatus> {
+    let qdevice_row = sources
+        .status_members
+        .and_then(|m| m.qdevice.as_ref())
+        .or_else(|| sources.nodes_members().and_then(|m| m.qdevice.as_ref()));
+    let conf_device = conf.and_then(CorosyncConf::quorum_device);
+    let local_qdevice_state = node_list
+        .iter()
+        .find(|n| n.local)
+        .and_then(|n| n.qdevice.clone());
+    let qdevice_flag = flags.iter().any(|f| f == "Qdevice");
+    if qdevice_row.is_some() || conf_device.is_some() || qdevice_flag {
+        Some(QdeviceStatus {
+            present: true,
+            votes: qdevice_row
+                .map(|r| r.votes)
+                .or_else(|| conf_device.as_ref().and_then(|d| d.votes)),
+            casting: qdevice_row.map(|r| r.casting),
+            state: local_qdevice_state,
+        })
+    } else {
+        None
     }
 }
