@@ -383,9 +383,9 @@ fn preflight_facts(
     node: &str,
 ) -> Result<Facts, Failure> {
     let ip = run_read(ctx, &Cmd::new("ip").args(["-o", "addr"]))?;
-    let local_addresses = join::parse_ip_addr(&ip.stdout);
+    let local_addresses = crate::node::local_ips(&ip.stdout);
     let getent = run_read(ctx, &Cmd::new("getent").args(["ahosts", node]))?;
-    let addrs: Vec<IpAddr> = join::parse_getent(&getent.stdout);
+    let addrs: Vec<IpAddr> = crate::resolve::parse_ahosts(&getent.stdout);
     let node_addresses = if addrs.is_empty() {
         Err(format!(
             "getent ahosts {node} found no address (exit status {})",

@@ -13,10 +13,8 @@
 //!   from it ([`Observed`]).
 //! * [`preflight`](mod@preflight): what PVE would reject ([`Problem`]),
 //!   checked before anything runs.
-//! * [`addresses`]: the addresses of `ip` and `getent` output.
 //! * [`diagnosis`]: what a failed `pvecm create`/`add` printed, explained.
 
-pub mod addresses;
 pub mod diagnosis;
 pub mod preflight;
 pub mod relation;
@@ -25,7 +23,6 @@ pub mod request;
 #[cfg(test)]
 mod fixtures;
 
-pub use addresses::{parse_getent, parse_ip_addr};
 pub use diagnosis::{diagnose, reported_join_success, Diagnosis};
 pub use preflight::{preflight, Facts, Problem};
 pub use relation::{
