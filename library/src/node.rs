@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -150,9 +151,12 @@ pub fn hostname() -> Option<String> {
         .filter(|h| !h.is_empty())
 }
 
-/// Addresses from `ip -o addr show`, in its order.
-pub fn parse_addresses(text: &str) -> (Vec<String>, Vec<String>) {
-    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+/// Every address of `ip -o addr show`, in its order, loopback included:
+/// its family word (`inet` or `inet6`) and the address as printed, without
+/// the prefix length. The one reading of that output: [`parse_addresses`]
+/// and [`local_ips`] are views of it.
+fn ip_addr_entries(text: &str) -> Vec<(&str, &str)> {
+    let mut entries = Vec::new();
     for line in text.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
         let Some(at) = words.iter().position(|w| *w == "inet" || *w == "inet6") else {
@@ -162,7 +166,17 @@ pub fn parse_addresses(text: &str) -> (Vec<String>, Vec<String>) {
         let Some(address) = words.get(at + 1).map(|a| a.split('/').next().unwrap_or(a)) else {
             continue;
         };
-        if words[at] == "inet" {
+        entries.push((words[at], address));
+    }
+    entries
+}
+
+/// Addresses from `ip -o addr show`, in its order, as Ansible's
+/// `all_ipv4_addresses` and `all_ipv6_addresses`: loopback left out.
+pub fn parse_addresses(text: &str) -> (Vec<String>, Vec<String>) {
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    for (family, address) in ip_addr_entries(text) {
+        if family == "inet" {
             if !address.starts_with("127.") {
                 v4.push(address.to_string());
             }
@@ -171,6 +185,15 @@ pub fn parse_addresses(text: &str) -> (Vec<String>, Vec<String>) {
         }
     }
     (v4, v6)
+}
+
+/// Every address configured on this node, from `ip -o addr show`, in its
+/// order, loopback included: what a corosync link address must be one of.
+pub fn local_ips(text: &str) -> Vec<IpAddr> {
+    ip_addr_entries(text)
+        .into_iter()
+        .filter_map(|(_, address)| address.parse().ok())
+        .collect()
 }
 
 /// The `src` of `ip -4 route get <probe>`, when its first line answers for
@@ -314,6 +337,28 @@ mod tests {
         assert_eq!(v4, ["192.168.1.11", "192.168.1.50", "10.8.0.1"]);
         assert_eq!(v6, ["fd00::11", "fe80::be24:11ff:fe00:1"]);
         assert_eq!(parse_addresses(""), (vec![], vec![]));
+    }
+
+    #[test]
+    fn local_ips_keep_loopback_and_both_families_in_order() {
+        let all: Vec<IpAddr> = [
+            "127.0.0.1",
+            "::1",
+            "192.168.1.11",
+            "192.168.1.50",
+            "10.8.0.1",
+            "fd00::11",
+            "fe80::be24:11ff:fe00:1",
+        ]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+        assert_eq!(local_ips(ADDR), all);
+        let ip = "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever\n1: lo    inet6 ::1/128 scope host noprefixroute \\       valid_lft forever\n2: eth0    inet 10.99.0.11/24 brd 10.99.0.255 scope global eth0\\       valid_lft forever\n2: eth0    inet6 fe80::1/64 scope link \\       valid_lft forever\n";
+        let addrs = local_ips(ip);
+        assert_eq!(addrs.len(), 4);
+        assert!(addrs.contains(&"10.99.0.11".parse().unwrap()));
+        assert!(local_ips("").is_empty());
     }
 
     #[test]

@@ -480,6 +480,11 @@ mod tests {
         assert_eq!(parse_ahosts(AHOSTS), vec![ip("10.0.0.1"), ip("fd00::1")]);
         assert!(parse_ahosts("").is_empty());
         assert!(parse_ahosts("garbage line\n").is_empty());
+        let loopback_first = "127.0.1.1       STREAM pve1\n127.0.1.1       DGRAM  \n127.0.1.1       RAW    \n10.0.0.1        STREAM \n";
+        assert_eq!(
+            parse_ahosts(loopback_first),
+            vec![ip("127.0.1.1"), ip("10.0.0.1")]
+        );
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! * [`corosync_conf`]: `corosync.conf` read and written the way PVE does.
 //! * [`quorum`]: [`quorum::assess`] compares a status with what the user expects.
 //! * [`names`]: cluster and node name rules.
+//! * [`join`]: a create or join: the request and its `pvecm` call, where
+//!   the node stands, the pre-flight, and what a failed `pvecm` printed.
 //! * [`totem`]: planning a change of `totem` settings, PVE's way.
 //! * [`finish`]: whether a member finished `pvecm add`'s last steps.
 //! * [`remove`]: whether a node may be removed from the cluster now.

@@ -90,18 +90,19 @@ impl Module for ClusterJoin {
     }
 }
 
-/// Turns the options into a request, or says what is wrong with them.
-fn request(params: &Params, warnings: &mut Vec<String>) -> Result<Request, Failure> {
-    validate_cluster_name(&params.cluster_name).map_err(Failure::new)?;
-    let in_range = |name: &str, value: i64, min: i64, max: i64| {
-        if (min..=max).contains(&value) {
-            Ok(value)
-        } else {
-            Err(Failure::new(format!(
-                "{name} is {value}; it must be between {min} and {max}"
-            )))
-        }
-    };
+/// `value` when it lies between `min` and `max`, else a failure naming it.
+fn in_range(name: &str, value: i64, min: i64, max: i64) -> Result<i64, Failure> {
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(Failure::new(format!(
+            "{name} is {value}; it must be between {min} and {max}"
+        )))
+    }
+}
+
+/// The links option, numbered and checked.
+fn links(params: &Params) -> Result<Vec<Link>, Failure> {
     let mut links = Vec::new();
     for (position, l) in params.links.iter().flatten().enumerate() {
         let default_number = i64::try_from(position).unwrap_or(i64::MAX);
@@ -122,6 +123,13 @@ fn request(params: &Params, warnings: &mut Vec<String>) -> Result<Request, Failu
         });
     }
     join::check_links(&links).map_err(Failure::new)?;
+    Ok(links)
+}
+
+/// Turns the options into a request, or says what is wrong with them.
+fn request(params: &Params, warnings: &mut Vec<String>) -> Result<Request, Failure> {
+    validate_cluster_name(&params.cluster_name).map_err(Failure::new)?;
+    let links = links(params)?;
     let peer = params
         .peer
         .as_deref()
@@ -146,6 +154,27 @@ fn request(params: &Params, warnings: &mut Vec<String>) -> Result<Request, Failu
             params.timeout
         )));
     }
+    let path = join_path(params, creating)?;
+    if creating && (params.password.is_some() || params.use_ssh.is_some()) {
+        warnings.push(
+            "use_ssh, password and fingerprint are only used to join through peer; without peer \
+             this node creates the cluster and ignores them"
+                .to_string(),
+        );
+    }
+    Ok(Request {
+        check_ssh_login: params.check_ssh_login,
+        cluster_name: params.cluster_name.clone(),
+        peer,
+        path,
+        links,
+        nodeid,
+        votes,
+    })
+}
+
+/// How to reach the peer: SSH, or the API with password and fingerprint.
+fn join_path(params: &Params, creating: bool) -> Result<JoinPath, Failure> {
     let path =
         match (&params.password, params.use_ssh) {
             (Some(_), Some(true)) => return Err(Failure::new(
@@ -165,22 +194,7 @@ fn request(params: &Params, warnings: &mut Vec<String>) -> Result<Request, Failu
             )),
             (None, _) => JoinPath::Ssh,
         };
-    if creating && (params.password.is_some() || params.use_ssh.is_some()) {
-        warnings.push(
-            "use_ssh, password and fingerprint are only used to join through peer; without peer \
-             this node creates the cluster and ignores them"
-                .to_string(),
-        );
-    }
-    Ok(Request {
-        check_ssh_login: params.check_ssh_login,
-        cluster_name: params.cluster_name.clone(),
-        peer,
-        path,
-        links,
-        nodeid,
-        votes,
-    })
+    Ok(path)
 }
 
 /// The state read in one pass, with what `pvecm status` could not say.
@@ -369,9 +383,9 @@ fn preflight_facts(
     node: &str,
 ) -> Result<Facts, Failure> {
     let ip = run_read(ctx, &Cmd::new("ip").args(["-o", "addr"]))?;
-    let local_addresses = join::parse_ip_addr(&ip.stdout);
+    let local_addresses = crate::node::local_ips(&ip.stdout);
     let getent = run_read(ctx, &Cmd::new("getent").args(["ahosts", node]))?;
-    let addrs: Vec<IpAddr> = join::parse_getent(&getent.stdout);
+    let addrs: Vec<IpAddr> = crate::resolve::parse_ahosts(&getent.stdout);
     let node_addresses = if addrs.is_empty() {
         Err(format!(
             "getent ahosts {node} found no address (exit status {})",
@@ -565,6 +579,27 @@ fn finish_join(
         )
         .with("status", status_out(&probe.obs)));
     }
+    finish_steps(ctx, host, deadline, &probe, &what, &updatecerts, &restart)?;
+    let after = observe(ctx, host)?;
+    Ok(report(
+        true,
+        format!("{what}: finished it with '{updatecerts}' and '{restart}'"),
+    )
+    .with("status", status_out(&after.obs)))
+}
+
+/// `pvecm updatecerts`, checked, then the restart of the services that
+/// serve the new certificate.
+fn finish_steps(
+    ctx: &mut Context<'_>,
+    host: &dyn Host,
+    deadline: Duration,
+    probe: &Probe,
+    what: &str,
+    updatecerts: &str,
+    restart: &str,
+) -> Result<(), Failure> {
+    let node = &probe.obs.node;
     let token = ctx.change_token()?;
     let manual = || steps_text(&finish::manual_steps());
     let out = run_read(
@@ -574,7 +609,7 @@ fn finish_join(
             .cwd("/")
             .timeout(remaining(host, deadline)),
     )?;
-    let left = finish::missing(&node, host);
+    let left = finish::missing(node, host);
     if !left.is_empty() {
         return Err(state_failure(
             format!(
@@ -582,7 +617,7 @@ fn finish_join(
                 finish::describe(&left),
                 manual()
             ),
-            &probe,
+            probe,
         )
         .with("stdout", &out.stdout)
         .with("stderr", &out.stderr)
@@ -602,16 +637,11 @@ fn finish_join(
              by hand, or the API keeps serving the old certificate",
             restarted.stderr.trim()
         ))
-        .with("node", &node)
+        .with("node", node)
         .with("stderr", &restarted.stderr)
         .after_change());
     }
-    let after = observe(ctx, host)?;
-    Ok(report(
-        true,
-        format!("{what}: finished it with '{updatecerts}' and '{restart}'"),
-    )
-    .with("status", status_out(&after.obs)))
+    Ok(())
 }
 
 /// The pre-flight, then `pvecm create`/`add`, then the wait for a quorate
@@ -631,19 +661,6 @@ fn act(
     let command = Cmd::new("pvecm").args(call.args.clone()).display();
     let action = join::action(req);
     let before = observed_text(&probe.obs);
-    let planned_after = match &action {
-        Action::Create => membership_text(Some(&req.cluster_name), std::slice::from_ref(&node)),
-        Action::Join { peer, .. } => membership_text(
-            Some(&req.cluster_name),
-            &[
-                format!(
-                    "(the members of '{}', reached through {peer})",
-                    req.cluster_name
-                ),
-                node.clone(),
-            ],
-        ),
-    };
 
     // What a dry run and a done action both report.
     let changed = |msg: String, after: String, status: StatusOut| {
@@ -663,7 +680,7 @@ fn act(
     if ctx.check_mode() {
         let mut outcome = changed(
             format!("would {}", describe_action(req)),
-            planned_after,
+            planned_after(req, &action, &node),
             status_out(&probe.obs),
         );
         if call.password_on_stdin {
@@ -672,21 +689,7 @@ fn act(
         return Ok(outcome);
     }
 
-    let token = ctx.change_token()?;
-    let mut cmd = Cmd::mutating("pvecm", &token)
-        .args(call.args.clone())
-        .cwd("/")
-        .timeout(remaining(host, deadline));
-    if call.password_on_stdin {
-        let mut secret = params.password.clone().unwrap_or_default().into_bytes();
-        secret.push(b'\n');
-        cmd = cmd.stdin(secret);
-    }
-    let (output, timed_out) = match ctx.runner.run(&cmd) {
-        Ok(out) => (out, None),
-        Err(CmdError::TimedOut { output, after, .. }) => (output, Some(after)),
-        Err(err) => return Err(Failure::from(err).with("command", &command)),
-    };
+    let (output, timed_out) = run_pvecm(params, ctx, host, deadline, &call, &command)?;
 
     let diagnosis = join::diagnose(&output.stdout, &output.stderr);
     let after = if diagnosis.is_some() {
@@ -706,15 +709,7 @@ fn act(
             // `pvecm` was stopped after quorum but before its last steps.
             return finish_join(req, after, ctx, host, deadline);
         }
-        let msg = match action {
-            Action::Create => {
-                format!("created cluster '{}' on node '{node}'", req.cluster_name)
-            }
-            Action::Join { ref peer, .. } => format!(
-                "node '{node}' joined cluster '{}' through {peer}",
-                req.cluster_name
-            ),
-        };
+        let msg = done_message(req, &action, &node);
         return Ok(
             changed(msg, observed_text(&after.obs), status_out(&after.obs))
                 .with("stdout", &output.stdout)
@@ -725,6 +720,64 @@ fn act(
     Err(failed_action(
         req, &action, &command, &output, diagnosis, timed_out, deadline, &after,
     ))
+}
+
+/// The membership a create or join leads to, for the diff of a dry run.
+fn planned_after(req: &Request, action: &Action, node: &str) -> String {
+    match action {
+        Action::Create => membership_text(Some(&req.cluster_name), &[node.to_string()]),
+        Action::Join { peer, .. } => membership_text(
+            Some(&req.cluster_name),
+            &[
+                format!(
+                    "(the members of '{}', reached through {peer})",
+                    req.cluster_name
+                ),
+                node.to_string(),
+            ],
+        ),
+    }
+}
+
+/// Runs `pvecm create`/`add`, the root password on stdin for the API
+/// join. A timeout is not an error here: its output is kept, and how long
+/// it ran.
+fn run_pvecm(
+    params: &Params,
+    ctx: &mut Context<'_>,
+    host: &dyn Host,
+    deadline: Duration,
+    call: &join::PvecmCall,
+    command: &str,
+) -> Result<(CmdOutput, Option<Duration>), Failure> {
+    let token = ctx.change_token()?;
+    let mut cmd = Cmd::mutating("pvecm", &token)
+        .args(call.args.clone())
+        .cwd("/")
+        .timeout(remaining(host, deadline));
+    if call.password_on_stdin {
+        let mut secret = params.password.clone().unwrap_or_default().into_bytes();
+        secret.push(b'\n');
+        cmd = cmd.stdin(secret);
+    }
+    match ctx.runner.run(&cmd) {
+        Ok(out) => Ok((out, None)),
+        Err(CmdError::TimedOut { output, after, .. }) => Ok((output, Some(after))),
+        Err(err) => Err(Failure::from(err).with("command", command)),
+    }
+}
+
+/// The message of a create or join that made the node a member.
+fn done_message(req: &Request, action: &Action, node: &str) -> String {
+    match action {
+        Action::Create => {
+            format!("created cluster '{}' on node '{node}'", req.cluster_name)
+        }
+        Action::Join { peer, .. } => format!(
+            "node '{node}' joined cluster '{}' through {peer}",
+            req.cluster_name
+        ),
+    }
 }
 
 /// The read-only checks of what PVE would reject; a failure names them all.
