@@ -18,6 +18,7 @@ pub mod hosts;
 pub mod lock;
 pub mod modules;
 pub mod node;
+pub mod probe;
 pub mod pve;
 pub mod resolve;
 pub mod ssh;

@@ -18,8 +18,8 @@ use crate::ansible::{ChangeToken, Context, Failure, Module, Opt, Outcome, Spec, 
 use crate::cmd::Cmd;
 use crate::fsutil;
 use crate::node;
+use crate::probe;
 use crate::pve::corosync_conf::{CorosyncConf, CLUSTER_CONF};
-use crate::pve::probe;
 use crate::pve::remove::{self, Decision, Facts, Removal};
 
 /// How long `pvecm delnode` may take.

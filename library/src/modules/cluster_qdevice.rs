@@ -13,8 +13,8 @@ use serde_json::json;
 
 use crate::ansible::{ChangeToken, Context, Failure, Module, Opt, Outcome, Spec, Type};
 use crate::cmd::Cmd;
+use crate::probe;
 use crate::pve::corosync_conf::{CorosyncConf, CLUSTER_CONF};
-use crate::pve::probe;
 use crate::pve::qdevice::{self, Decision, Facts, Want};
 use crate::pve::status::ClusterView;
 

@@ -17,10 +17,10 @@ use super::cluster_join::host::{guests, Host, RealHost};
 use crate::ansible::{Context, Failure, Module, Opt, Outcome, Spec, Type};
 use crate::cmd::{Cmd, CmdError};
 use crate::node;
+use crate::probe::{self, ProbeError};
 use crate::pve::corosync_conf::{CLUSTER_CONF, LOCAL_CONF};
 use crate::pve::finish;
 use crate::pve::join::{self, ConfSummary};
-use crate::pve::probe::{self, ProbeError};
 use crate::pve::quorum::{assess, Expectation, Health};
 use crate::pve::status::{ClusterView as Status, ParseError};
 

@@ -2,7 +2,7 @@
 //! hands one of these types to [`crate::ansible::run`].
 //!
 //! This is the glue between the protocol and the pure logic: read the
-//! node's state (through [`crate::cmd`] and [`crate::pve::probe`]), plan
+//! node's state (through [`crate::cmd`] and [`crate::probe`]), plan
 //! with [`crate::pve`], [`crate::hosts`] or [`crate::resolve`], stop in
 //! check mode, then apply.
 

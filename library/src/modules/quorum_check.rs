@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::ansible::{Context, Failure, Module, Opt, Outcome, Spec, Type};
+use crate::probe::{self, ProbeError};
 use crate::pve::corosync_conf::CLUSTER_CONF;
-use crate::pve::probe::{self, ProbeError};
 use crate::pve::quorum::{assess, Expectation, Health};
 use serde::Deserialize;
 use serde_json::Value;

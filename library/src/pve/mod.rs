@@ -16,15 +16,15 @@
 //! * [`qdevice`]: whether a QDevice may be set up or removed now.
 //! * [`plan`]: the plan of a whole cluster from every node's state, and
 //!   every reason to stop before a change.
-//! * [`probe`]: the one I/O piece: runs `pvecm` through the command door
-//!   and reads `corosync.conf`, then hands the text to the parsers.
+//!
+//! Reading is `crate::probe`'s job: it runs `pvecm` and reads
+//! `corosync.conf`, then hands the text to these parsers.
 
 pub mod corosync_conf;
 pub mod finish;
 pub mod join;
 pub mod names;
 pub mod plan;
-pub mod probe;
 pub mod qdevice;
 pub mod quorum;
 pub mod remove;

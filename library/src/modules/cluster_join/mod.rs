@@ -18,13 +18,13 @@ use serde_json::{json, Value};
 
 use crate::ansible::{Context, Failure, Module, Opt, Outcome, Spec, Type};
 use crate::cmd::{Cmd, CmdError, CmdOutput};
+use crate::probe::{self, OnTimeout};
 use crate::pve::corosync_conf;
 use crate::pve::finish;
 use crate::pve::join::{
     self, Action, ConfSummary, Facts, JoinPath, Link, Observed, Relation, Request,
 };
 use crate::pve::names::validate_cluster_name;
-use crate::pve::probe::{self, OnTimeout};
 use crate::pve::status::{NodeState, ParseError};
 use host::{guests, Host, RealHost};
 

@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::corosync_conf::CorosyncConf;
-use super::status::{
+use crate::cmd::{Cmd, CmdError, CmdOutput, Runner};
+use crate::pve::corosync_conf::CorosyncConf;
+use crate::pve::status::{
     parse_nodes, parse_status, ClusterView, NodeState, NodesReport, ParseError, StatusReport,
 };
-use crate::cmd::{Cmd, CmdError, CmdOutput, Runner};
 
 /// The state read, and the raw command output it came from.
 #[derive(Debug, Clone, Serialize)]

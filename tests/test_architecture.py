@@ -1,0 +1,125 @@
+"""The invariants ARCHITECTURE.md states, checked on the sources, so that a
+change that breaks one fails here instead of in review:
+
+- one door to processes: only `cmd.rs` names `std::process::Command`;
+- only the module context grants the permission to change the node
+  (`ChangeToken::grant`), which it refuses in check mode;
+- the pure layers (`pve/`, `hosts/`, `ssh/`) read no file, run no command and
+  open no socket: the modules read, the pure code decides;
+- the role decides nothing from message text: no regex tests, no `msg`,
+  `stdout` or `stderr` of a result in a condition, and no Jinja expression
+  longer than three lines.
+
+Test code (`#[cfg(test)]` modules, `tests/` folders) is not held to them."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+LIBRARY = ROOT / "library"
+
+
+def rust_sources():
+    """Every Rust source of the shared crates, without its test module."""
+    for path in sorted(LIBRARY.rglob("*.rs")):
+        rel = path.relative_to(ROOT)
+        if "tests" in rel.parts or path.name in ("tests.rs", "fixtures.rs") or "target" in rel.parts:
+            continue
+        text = path.read_text()
+        cut = text.find("#[cfg(test)]")
+        yield rel, text if cut < 0 else text[:cut]
+
+
+def code_lines(text):
+    """The lines of `text` without line comments and doc comments."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("//"):
+            continue
+        yield line
+
+
+def test_the_sources_are_found():
+    names = {rel.name for rel, _ in rust_sources()}
+    assert {"cmd.rs", "change.rs", "fsutil.rs", "mod.rs"} <= names, names
+
+
+def test_only_cmd_rs_starts_processes():
+    offenders = [str(rel) for rel, text in rust_sources()
+                 if rel.name != "cmd.rs" and any("process::Command" in line for line in code_lines(text))]
+    assert offenders == [], "std::process::Command outside cmd.rs: %s" % offenders
+
+
+def test_only_the_module_context_grants_a_change_token():
+    granting = [str(rel) for rel, text in rust_sources()
+                if any("ChangeToken::grant(" in line for line in code_lines(text))]
+    assert len(granting) == 1 and granting[0].endswith("ansible/mod.rs"), granting
+    context = next(text for rel, text in rust_sources() if str(rel).endswith("ansible/mod.rs"))
+    # The grant sits behind the check-mode test.
+    grant_at = context.index("ChangeToken::grant(")
+    assert "check_mode" in context[max(0, grant_at - 600):grant_at], context[max(0, grant_at - 600):grant_at]
+
+
+IO = re.compile(r"\bstd::fs\b|\bfs::|\bFile::|crate::cmd\b|\bstd::process\b|\bTcpStream\b|\bstd::env\b")
+
+
+def test_the_pure_layers_do_no_io():
+    offenders = {}
+    for rel, text in rust_sources():
+        parts = rel.parts
+        if len(parts) < 3 or parts[2] not in ("pve", "hosts", "ssh"):
+            continue
+        hits = [line.strip() for line in code_lines(text) if IO.search(line)]
+        if hits:
+            offenders[str(rel)] = hits
+    assert offenders == {}, offenders
+
+
+ROLE = ROOT / "roles" / "proxmox_cluster"
+CONDITIONS = ("when", "failed_when", "changed_when", "until", "that")
+MESSAGE_TEXT = re.compile(r"\.(msg|stdout|stderr|stdout_lines|stderr_lines)\b|\[['\"](msg|stdout|stderr)['\"]\]")
+REGEX_TEST = re.compile(r"\bis\s+(not\s+)?(search|match|regex)\b|regex_search|regex_findall")
+
+
+def role_tasks():
+    for path in sorted(ROLE.rglob("*.yml")):
+        yield path.relative_to(ROOT), path.read_text()
+
+
+def walk(node, key=None):
+    """Every (key, string) pair of a YAML document, lists under their key."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from walk(v, k)
+    elif isinstance(node, list):
+        for v in node:
+            yield from walk(v, key)
+    elif isinstance(node, str):
+        yield key, node
+
+
+def test_the_role_files_are_found():
+    names = {p.name for p, _ in role_tasks()}
+    assert {"main.yml", "prerequisites.yml", "join.yml", "verify.yml"} <= names, names
+
+
+def test_the_role_tests_no_message_text():
+    offenders = []
+    for rel, text in role_tasks():
+        if REGEX_TEST.search(text):
+            offenders.append("%s: a regex test" % rel)
+        for key, value in walk(yaml.safe_load(text)):
+            if key in CONDITIONS and MESSAGE_TEXT.search(value):
+                offenders.append("%s: %s: %s" % (rel, key, value))
+    assert offenders == [], offenders
+
+
+def test_no_jinja_expression_in_the_role_is_longer_than_three_lines():
+    offenders = []
+    for rel, text in role_tasks():
+        for m in re.finditer(r"\{\{.*?\}\}|\{%.*?%\}", text, re.S):
+            if m.group(0).count("\n") >= 3:
+                offenders.append("%s:%d" % (rel, text[:m.start()].count("\n") + 1))
+    assert offenders == [], offenders
