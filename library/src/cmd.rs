@@ -132,14 +132,16 @@ impl CmdOutput {
 }
 
 /// Why a command could not run to completion.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CmdError {
     /// The program is not on `PATH`.
+    #[error("{program} not found on PATH: {}", hint_for(.program))]
     NotFound {
         /// Program name.
         program: String,
     },
     /// The program could not be started.
+    #[error("cannot run '{command}': {error}")]
     Spawn {
         /// Command line.
         command: String,
@@ -147,6 +149,7 @@ pub enum CmdError {
         error: String,
     },
     /// The program ran past its timeout and was killed.
+    #[error("'{command}' did not finish within {} s and was stopped", .after.as_secs())]
     TimedOut {
         /// Command line.
         command: String,
@@ -156,26 +159,6 @@ pub enum CmdError {
         output: CmdOutput,
     },
 }
-
-impl fmt::Display for CmdError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CmdError::NotFound { program } => {
-                write!(f, "{program} not found on PATH: {}", hint_for(program))
-            }
-            CmdError::Spawn { command, error } => write!(f, "cannot run '{command}': {error}"),
-            CmdError::TimedOut { command, after, .. } => {
-                write!(
-                    f,
-                    "'{command}' did not finish within {} s and was stopped",
-                    after.as_secs()
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for CmdError {}
 
 fn hint_for(program: &str) -> &'static str {
     match program {

@@ -73,82 +73,60 @@ impl fmt::Display for Field {
 }
 
 /// Why a string is not a valid host name (RFC 1123).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameProblem {
+    #[error("it is empty")]
     Empty,
-    TooLong {
-        len: usize,
-    },
+    #[error("it is {len} characters long, the limit is 253")]
+    TooLong { len: usize },
+    #[error("it has an empty label (a leading, trailing or doubled dot)")]
     EmptyLabel,
-    LabelTooLong {
-        label: String,
-    },
-    BadChar {
-        ch: char,
-    },
-    HyphenAtEdge {
-        label: String,
-    },
+    #[error("its label '{label}' is {} characters long, the limit is 63", .label.len())]
+    LabelTooLong { label: String },
+    #[error(
+        "it contains {ch:?}; only letters a-z, digits, hyphens and dots between labels are allowed"
+    )]
+    BadChar { ch: char },
+    #[error("its label '{label}' starts or ends with a hyphen")]
+    HyphenAtEdge { label: String },
+    #[error("it looks like an IP address, not a name")]
     LooksLikeIp,
     /// `fqdn` without a dot.
+    #[error(
+        "it is not fully qualified: an fqdn must contain a dot (e.g. 'pve1.example.com'); put a short name in 'name'"
+    )]
     NotQualified,
     /// `name` with a dot.
+    #[error("a short name must not contain a dot; put the full name in 'fqdn'")]
     NotShort,
     /// `localhost` and its variants belong to the loopback lines.
+    #[error("'localhost' names are reserved for the loopback lines and never managed")]
     Reserved,
-}
-
-impl fmt::Display for NameProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            NameProblem::Empty => f.write_str("it is empty"),
-            NameProblem::TooLong { len } => {
-                write!(f, "it is {len} characters long, the limit is 253")
-            }
-            NameProblem::EmptyLabel => {
-                f.write_str("it has an empty label (a leading, trailing or doubled dot)")
-            }
-            NameProblem::LabelTooLong { label } => write!(
-                f,
-                "its label '{label}' is {} characters long, the limit is 63",
-                label.len()
-            ),
-            NameProblem::BadChar { ch } => write!(
-                f,
-                "it contains {ch:?}; only letters a-z, digits, hyphens and dots between labels are allowed"
-            ),
-            NameProblem::HyphenAtEdge { label } => {
-                write!(f, "its label '{label}' starts or ends with a hyphen")
-            }
-            NameProblem::LooksLikeIp => f.write_str("it looks like an IP address, not a name"),
-            NameProblem::NotQualified => f.write_str(
-                "it is not fully qualified: an fqdn must contain a dot (e.g. 'pve1.example.com'); put a short name in 'name'",
-            ),
-            NameProblem::NotShort => f.write_str(
-                "a short name must not contain a dot; put the full name in 'fqdn'",
-            ),
-            NameProblem::Reserved => {
-                f.write_str("'localhost' names are reserved for the loopback lines and never managed")
-            }
-        }
-    }
 }
 
 /// One problem with the `nodes` option. `index` is the 0-based position in
 /// the list, `node` a label for the node (its first name, else its ip).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InputError {
+    #[error("'nodes' is empty: give at least one node with 'ip' and 'fqdn' or 'name'")]
     NoNodes,
+    #[error(
+        "nodes[{index}] ({node}): ip '{value}' is not a valid IPv4 or IPv6 address; write it like '192.0.2.10' or '2001:db8::10', without prefix length or brackets"
+    )]
     BadIp {
         index: usize,
         node: String,
         value: String,
     },
+    #[error(
+        "nodes[{index}] ({node}): ip '{value}' is a loopback or unspecified address; a cluster node needs the address of its cluster network"
+    )]
     LoopbackIp {
         index: usize,
         node: String,
         value: String,
     },
+    #[error("nodes[{index}] ({node}): {field} '{value}' is not a valid host name: {problem}")]
     BadName {
         index: usize,
         node: String,
@@ -156,16 +134,20 @@ pub enum InputError {
         value: String,
         problem: NameProblem,
     },
-    NoNames {
-        index: usize,
-        node: String,
-    },
+    #[error("nodes[{index}] ({node}): no names given; set 'fqdn', 'name' or both")]
+    NoNames { index: usize, node: String },
     /// A name given twice within one node.
+    #[error(
+        "nodes[{index}] ({node}): the name '{name}' is given twice (names are compared without case); remove the repetition"
+    )]
     RepeatedName {
         index: usize,
         node: String,
         name: String,
     },
+    #[error(
+        "nodes[{second}] ({second_node}): the name '{name}' is already used by nodes[{first}] ({first_node}) (names are compared without case); each name may belong to one node only"
+    )]
     DuplicateName {
         name: String,
         first: usize,
@@ -173,6 +155,9 @@ pub enum InputError {
         second: usize,
         second_node: String,
     },
+    #[error(
+        "nodes[{second}] ({second_node}): the ip '{ip}' is already used by nodes[{first}] ({first_node}); each node needs its own address"
+    )]
     DuplicateIp {
         ip: String,
         first: usize,
@@ -182,79 +167,16 @@ pub enum InputError {
     },
 }
 
-impl fmt::Display for InputError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            InputError::NoNodes => {
-                f.write_str("'nodes' is empty: give at least one node with 'ip' and 'fqdn' or 'name'")
-            }
-            InputError::BadIp { index, node, value } => write!(
-                f,
-                "nodes[{index}] ({node}): ip '{value}' is not a valid IPv4 or IPv6 address; write it like '192.0.2.10' or '2001:db8::10', without prefix length or brackets"
-            ),
-            InputError::LoopbackIp { index, node, value } => write!(
-                f,
-                "nodes[{index}] ({node}): ip '{value}' is a loopback or unspecified address; a cluster node needs the address of its cluster network"
-            ),
-            InputError::BadName {
-                index,
-                node,
-                field,
-                value,
-                problem,
-            } => write!(
-                f,
-                "nodes[{index}] ({node}): {field} '{value}' is not a valid host name: {problem}"
-            ),
-            InputError::NoNames { index, node } => write!(
-                f,
-                "nodes[{index}] ({node}): no names given; set 'fqdn', 'name' or both"
-            ),
-            InputError::RepeatedName { index, node, name } => write!(
-                f,
-                "nodes[{index}] ({node}): the name '{name}' is given twice (names are compared without case); remove the repetition"
-            ),
-            InputError::DuplicateName {
-                name,
-                first,
-                first_node,
-                second,
-                second_node,
-            } => write!(
-                f,
-                "nodes[{second}] ({second_node}): the name '{name}' is already used by nodes[{first}] ({first_node}) (names are compared without case); each name may belong to one node only"
-            ),
-            InputError::DuplicateIp {
-                ip,
-                first,
-                first_node,
-                second,
-                second_node,
-            } => write!(
-                f,
-                "nodes[{second}] ({second_node}): the ip '{ip}' is already used by nodes[{first}] ({first_node}); each node needs its own address"
-            ),
-        }
-    }
-}
-
 /// Every problem found in the `nodes` option, in list order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", joined(.0))]
 pub struct InvalidNodes(pub Vec<InputError>);
 
-impl fmt::Display for InvalidNodes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, error) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            write!(f, "{error}")?;
-        }
-        Ok(())
-    }
+/// The problems' messages, joined by `; `.
+fn joined(errors: &[InputError]) -> String {
+    let messages: Vec<String> = errors.iter().map(InputError::to_string).collect();
+    messages.join("; ")
 }
-
-impl std::error::Error for InvalidNodes {}
 
 /// Checks a host name against RFC 1123: labels of 1 to 63 letters, digits
 /// and hyphens, not starting or ending with a hyphen, 253 characters at
