@@ -228,84 +228,103 @@ pub fn is_reserved_name(name: &str) -> bool {
 /// the module shows them all. When `name` is missing it is taken from the
 /// first label of `fqdn`.
 pub fn validate_nodes(specs: &[NodeSpec]) -> Result<Vec<Node>, InvalidNodes> {
-    let mut errors = Vec::new();
     if specs.is_empty() {
         return Err(InvalidNodes(vec![InputError::NoNodes]));
     }
+    let mut checker = Checker::default();
     let mut nodes = Vec::with_capacity(specs.len());
-    let mut seen_names: HashMap<String, usize> = HashMap::new();
-    let mut seen_ips: HashMap<IpAddr, usize> = HashMap::new();
-    let mut labels: Vec<String> = Vec::with_capacity(specs.len());
-
     for (index, spec) in specs.iter().enumerate() {
-        let label = node_label(spec);
-        labels.push(label.clone());
-        let errors_before = errors.len();
+        if let Some(node) = checker.node(index, spec) {
+            nodes.push(node);
+        }
+    }
+    if checker.errors.is_empty() {
+        Ok(nodes)
+    } else {
+        Err(InvalidNodes(checker.errors))
+    }
+}
 
-        let ip = match spec.ip.parse::<IpAddr>() {
+/// What validation has found so far, over the nodes before the current one.
+#[derive(Default)]
+struct Checker {
+    errors: Vec<InputError>,
+    /// Lower-cased name, and address, to the index of the first node with it.
+    seen_names: HashMap<String, usize>,
+    seen_ips: HashMap<IpAddr, usize>,
+    /// Every node's label, by index.
+    labels: Vec<String>,
+}
+
+impl Checker {
+    /// Checks one node; the node when it has no problem of its own.
+    fn node(&mut self, index: usize, spec: &NodeSpec) -> Option<Node> {
+        let label = node_label(spec);
+        self.labels.push(label.clone());
+        let errors_before = self.errors.len();
+
+        let ip = self.ip(index, spec, &label);
+        let names = given_names(spec);
+        if names.is_empty() {
+            self.errors.push(InputError::NoNames {
+                index,
+                node: label.clone(),
+            });
+        }
+        let (own, checked) = self.names(index, spec, &label, names);
+        self.unique(index, spec, &label, ip, &own, &checked);
+
+        match (ip, self.errors.len() == errors_before) {
+            (Some(ip), true) => Some(Node {
+                ip,
+                ip_text: spec.ip.clone(),
+                names: checked,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The node's address, unless it is not one or is loopback.
+    fn ip(&mut self, index: usize, spec: &NodeSpec, label: &str) -> Option<IpAddr> {
+        match spec.ip.parse::<IpAddr>() {
             Ok(ip) if is_loopback(ip) || ip.is_unspecified() => {
-                errors.push(InputError::LoopbackIp {
+                self.errors.push(InputError::LoopbackIp {
                     index,
-                    node: label.clone(),
+                    node: label.to_string(),
                     value: spec.ip.clone(),
                 });
                 None
             }
             Ok(ip) => Some(ip),
             Err(_) => {
-                errors.push(InputError::BadIp {
+                self.errors.push(InputError::BadIp {
                     index,
-                    node: label.clone(),
+                    node: label.to_string(),
                     value: spec.ip.clone(),
                 });
                 None
             }
-        };
+        }
+    }
 
-        let mut names: Vec<(Field, String)> = Vec::new();
-        if let Some(fqdn) = &spec.fqdn {
-            names.push((Field::Fqdn, fqdn.clone()));
-        }
-        match (&spec.name, &spec.fqdn) {
-            (Some(name), _) => names.push((Field::Name, name.clone())),
-            (None, Some(fqdn)) => {
-                if let Some((short, _)) = fqdn.split_once('.') {
-                    names.push((Field::Name, short.to_string()));
-                }
-            }
-            (None, None) => {}
-        }
-        for alias in &spec.aliases {
-            names.push((Field::Alias, alias.clone()));
-        }
-        if names.is_empty() {
-            errors.push(InputError::NoNames {
-                index,
-                node: label.clone(),
-            });
-        }
-
+    /// Checks each name; returns the valid ones, lower-cased and as given.
+    fn names(
+        &mut self,
+        index: usize,
+        spec: &NodeSpec,
+        label: &str,
+        names: Vec<(Field, String)>,
+    ) -> (Vec<String>, Vec<String>) {
         let mut own: Vec<String> = Vec::new();
         let mut checked = Vec::with_capacity(names.len());
         for (field, value) in names {
-            let problem = match check_hostname(&value) {
-                Err(problem) => Some(problem),
-                Ok(()) if is_reserved_name(&value) => Some(NameProblem::Reserved),
-                Ok(()) if field == Field::Fqdn && !value.contains('.') => {
-                    Some(NameProblem::NotQualified)
-                }
-                Ok(()) if field == Field::Name && value.contains('.') => {
-                    Some(NameProblem::NotShort)
-                }
-                Ok(()) => None,
-            };
-            if let Some(problem) = problem {
+            if let Some(problem) = name_problem(field, &value) {
                 // A short name derived from a bad fqdn would only repeat the fqdn's error.
                 let derived = field == Field::Name && spec.name.is_none();
                 if !derived {
-                    errors.push(InputError::BadName {
+                    self.errors.push(InputError::BadName {
                         index,
-                        node: label.clone(),
+                        node: label.to_string(),
                         field,
                         value,
                         problem,
@@ -315,9 +334,9 @@ pub fn validate_nodes(specs: &[NodeSpec]) -> Result<Vec<Node>, InvalidNodes> {
             }
             let key = value.to_ascii_lowercase();
             if own.contains(&key) {
-                errors.push(InputError::RepeatedName {
+                self.errors.push(InputError::RepeatedName {
                     index,
-                    node: label.clone(),
+                    node: label.to_string(),
                     name: value,
                 });
                 continue;
@@ -325,49 +344,80 @@ pub fn validate_nodes(specs: &[NodeSpec]) -> Result<Vec<Node>, InvalidNodes> {
             own.push(key);
             checked.push(value);
         }
+        (own, checked)
+    }
 
-        for key in &own {
-            match seen_names.get(key) {
-                Some(&first) => errors.push(InputError::DuplicateName {
-                    name: original_case(&checked, key),
+    /// Names and the address must not belong to an earlier node.
+    fn unique(
+        &mut self,
+        index: usize,
+        spec: &NodeSpec,
+        label: &str,
+        ip: Option<IpAddr>,
+        own: &[String],
+        checked: &[String],
+    ) {
+        for key in own {
+            match self.seen_names.get(key) {
+                Some(&first) => self.errors.push(InputError::DuplicateName {
+                    name: original_case(checked, key),
                     first,
-                    first_node: labels.get(first).cloned().unwrap_or_default(),
+                    first_node: self.labels.get(first).cloned().unwrap_or_default(),
                     second: index,
-                    second_node: label.clone(),
+                    second_node: label.to_string(),
                 }),
                 None => {
-                    seen_names.insert(key.clone(), index);
+                    self.seen_names.insert(key.clone(), index);
                 }
             }
         }
         if let Some(ip) = ip {
-            match seen_ips.get(&ip) {
-                Some(&first) => errors.push(InputError::DuplicateIp {
+            match self.seen_ips.get(&ip) {
+                Some(&first) => self.errors.push(InputError::DuplicateIp {
                     ip: spec.ip.clone(),
                     first,
-                    first_node: labels.get(first).cloned().unwrap_or_default(),
+                    first_node: self.labels.get(first).cloned().unwrap_or_default(),
                     second: index,
-                    second_node: label.clone(),
+                    second_node: label.to_string(),
                 }),
                 None => {
-                    seen_ips.insert(ip, index);
+                    self.seen_ips.insert(ip, index);
                 }
             }
         }
-
-        if let (Some(ip), true) = (ip, errors.len() == errors_before) {
-            nodes.push(Node {
-                ip,
-                ip_text: spec.ip.clone(),
-                names: checked,
-            });
-        }
     }
+}
 
-    if errors.is_empty() {
-        Ok(nodes)
-    } else {
-        Err(InvalidNodes(errors))
+/// The node's names in canonical order: fqdn, name (given, or the fqdn's
+/// first label), aliases.
+fn given_names(spec: &NodeSpec) -> Vec<(Field, String)> {
+    let mut names: Vec<(Field, String)> = Vec::new();
+    if let Some(fqdn) = &spec.fqdn {
+        names.push((Field::Fqdn, fqdn.clone()));
+    }
+    match (&spec.name, &spec.fqdn) {
+        (Some(name), _) => names.push((Field::Name, name.clone())),
+        (None, Some(fqdn)) => {
+            if let Some((short, _)) = fqdn.split_once('.') {
+                names.push((Field::Name, short.to_string()));
+            }
+        }
+        (None, None) => {}
+    }
+    for alias in &spec.aliases {
+        names.push((Field::Alias, alias.clone()));
+    }
+    names
+}
+
+/// What is wrong with `value` as the node's `field`, if anything.
+fn name_problem(field: Field, value: &str) -> Option<NameProblem> {
+    match check_hostname(value) {
+        Err(problem) => Some(problem),
+        Ok(()) if is_reserved_name(value) => Some(NameProblem::Reserved),
+        Ok(()) if field == Field::Fqdn && !value.contains('.') => Some(NameProblem::NotQualified),
+        Ok(()) if field == Field::Name && value.contains('.') => Some(NameProblem::NotShort),
+        Ok(()) => None,
     }
 }
 
