@@ -3,7 +3,7 @@
 //! and `pvecm delnode` (pve-cluster, `src/PVE/API2/ClusterConfig.pm`,
 //! `delnode`) allow it. Pure: it judges what was read.
 
-use crate::pve::corosync_conf::CorosyncConf;
+use crate::pve::corosync_conf::{ConfNode, CorosyncConf};
 use crate::pve::status::ClusterView;
 
 /// What the decision reads.
@@ -69,8 +69,17 @@ pub fn decide(f: &Facts<'_>) -> Decision {
             "{name} has no nodeid in /etc/pve/corosync.conf; fix the file before removing the node"
         ));
     };
+    if let Some(reason) = not_now(f, &name, nodeid) {
+        return Decision::Refuse(reason);
+    }
+    removal(f, &nodes, name, nodeid)
+}
+
+/// Why the node cannot be removed now: no quorum, the node still online,
+/// guests left on it.
+fn not_now(f: &Facts<'_>, name: &str, nodeid: u32) -> Option<String> {
     if !f.status.corosync_running || !f.status.quorate {
-        return Decision::Refuse(format!(
+        return Some(format!(
             "the cluster is not quorate on this node, and Proxmox VE changes its configuration only \
              with quorum; restore quorum (see 'pvecm status'), then remove {name}"
         ));
@@ -80,19 +89,25 @@ pub fn decide(f: &Facts<'_>) -> Decision {
         .iter()
         .any(|n| n.nodeid == nodeid && n.online)
     {
-        return Decision::Refuse(format!(
+        return Some(format!(
             "{name} is still an online member of the cluster: power it off first, as Proxmox VE's \
              procedure says (a removed node must not come back to the cluster network as it is; \
              reinstall it, or separate it from the cluster, before it runs again)"
         ));
     }
     if !f.guests.is_empty() {
-        return Decision::Refuse(format!(
+        return Some(format!(
             "{name} still has guests in /etc/pve/nodes/{name}: {}; migrate them to a node that \
              stays (or back them up and remove them), then remove {name}",
             f.guests.join(", ")
         ));
     }
+    None
+}
+
+/// The removal, with the members and the expected votes after it; refused
+/// when the votes present would not reach the quorum it leaves.
+fn removal(f: &Facts<'_>, nodes: &[ConfNode], name: String, nodeid: u32) -> Decision {
     let members_before: Vec<String> = nodes.iter().filter_map(|n| n.name.clone()).collect();
     let members_after: Vec<String> = members_before
         .iter()
