@@ -17,7 +17,6 @@
 //! Creating the directory is a change, so taking the lock needs a
 //! [`ChangeToken`]: check mode never takes it.
 
-use std::fmt;
 use std::fs::{self, File, FileTimes};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -44,54 +43,38 @@ pub struct ClusterLock {
 }
 
 /// Why the lock was not taken.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ClusterLockError {
     /// The lock directory is missing and cannot be made: pmxcfs is not
     /// mounted (PVE: "pve cluster filesystem not online").
+    #[error(
+        "cannot take Proxmox VE's cluster lock: {} does not exist and cannot be made; the \
+         cluster file system (pve-cluster) is not running on this node. Start it \
+         ('systemctl start pve-cluster') and retry",
+        .lock_dir.display()
+    )]
     NotOnline { lock_dir: PathBuf },
     /// Someone held the lock for the whole wait.
+    #[error(
+        "cannot take Proxmox VE's cluster lock {}: another writer (a PVE tool, the web \
+         interface or another run) held it for {} s. Retry when it is done; pmxcfs releases \
+         a lock left behind by a crashed writer after 120 s",
+        .path.display(),
+        .waited.as_secs()
+    )]
     Timeout { path: PathBuf, waited: Duration },
     /// pmxcfs refused the directory: without quorum `/etc/pve` is read-only.
+    #[error(
+        "cannot take Proxmox VE's cluster lock {} ({error}): /etc/pve is read-only, the \
+         cluster is not quorate. pmxcfs accepts no writes without quorum; restore quorum \
+         (see 'pvecm status') and retry",
+        .path.display()
+    )]
     ReadOnly { path: PathBuf, error: String },
     /// Any other error of `mkdir`.
+    #[error("cannot take Proxmox VE's cluster lock {}: {error}", .path.display())]
     Io { path: PathBuf, error: String },
 }
-
-impl fmt::Display for ClusterLockError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClusterLockError::NotOnline { lock_dir } => write!(
-                f,
-                "cannot take Proxmox VE's cluster lock: {} does not exist and cannot be made; the \
-                 cluster file system (pve-cluster) is not running on this node. Start it \
-                 ('systemctl start pve-cluster') and retry",
-                lock_dir.display()
-            ),
-            ClusterLockError::Timeout { path, waited } => write!(
-                f,
-                "cannot take Proxmox VE's cluster lock {}: another writer (a PVE tool, the web \
-                 interface or another run) held it for {} s. Retry when it is done; pmxcfs releases \
-                 a lock left behind by a crashed writer after 120 s",
-                path.display(),
-                waited.as_secs()
-            ),
-            ClusterLockError::ReadOnly { path, error } => write!(
-                f,
-                "cannot take Proxmox VE's cluster lock {} ({error}): /etc/pve is read-only, the \
-                 cluster is not quorate. pmxcfs accepts no writes without quorum; restore quorum \
-                 (see 'pvecm status') and retry",
-                path.display()
-            ),
-            ClusterLockError::Io { path, error } => write!(
-                f,
-                "cannot take Proxmox VE's cluster lock {}: {error}",
-                path.display()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for ClusterLockError {}
 
 impl ClusterLock {
     /// Takes the lock `id` in `lock_dir`, waiting up to `wait`.

@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -132,14 +132,16 @@ impl CmdOutput {
 }
 
 /// Why a command could not run to completion.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CmdError {
     /// The program is not on `PATH`.
+    #[error("{program} not found on PATH: {}", hint_for(.program))]
     NotFound {
         /// Program name.
         program: String,
     },
     /// The program could not be started.
+    #[error("cannot run '{command}': {error}")]
     Spawn {
         /// Command line.
         command: String,
@@ -147,6 +149,7 @@ pub enum CmdError {
         error: String,
     },
     /// The program ran past its timeout and was killed.
+    #[error("'{command}' did not finish within {} s and was stopped", .after.as_secs())]
     TimedOut {
         /// Command line.
         command: String,
@@ -156,26 +159,6 @@ pub enum CmdError {
         output: CmdOutput,
     },
 }
-
-impl fmt::Display for CmdError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CmdError::NotFound { program } => {
-                write!(f, "{program} not found on PATH: {}", hint_for(program))
-            }
-            CmdError::Spawn { command, error } => write!(f, "cannot run '{command}': {error}"),
-            CmdError::TimedOut { command, after, .. } => {
-                write!(
-                    f,
-                    "'{command}' did not finish within {} s and was stopped",
-                    after.as_secs()
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for CmdError {}
 
 fn hint_for(program: &str) -> &'static str {
     match program {
@@ -215,23 +198,7 @@ impl Runner for SystemRunner {
             program: cmd.program.clone(),
         })?;
         let command = cmd.display();
-        let mut builder = Command::new(&program);
-        builder
-            .args(&cmd.args)
-            .env("LC_ALL", "C")
-            .env("LANG", "C")
-            .stdin(if cmd.stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        if let Some(dir) = &cmd.cwd {
-            builder.current_dir(dir);
-        }
-        let mut child = builder.spawn().map_err(|e| CmdError::Spawn {
+        let mut child = spawn(cmd, &program).map_err(|e| CmdError::Spawn {
             command: command.clone(),
             error: e.to_string(),
         })?;
@@ -245,24 +212,10 @@ impl Runner for SystemRunner {
         let stdout = collect(child.stdout.take());
         let stderr = collect(child.stderr.take());
 
-        let started = Instant::now();
-        let mut pause = Duration::from_micros(200);
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) if started.elapsed() >= cmd.timeout => break None,
-                Ok(None) => {
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(20));
-                }
-                Err(e) => {
-                    return Err(CmdError::Spawn {
-                        command,
-                        error: e.to_string(),
-                    })
-                }
-            }
-        };
+        let status = wait_for_exit(&mut child, cmd.timeout).map_err(|e| CmdError::Spawn {
+            command: command.clone(),
+            error: e.to_string(),
+        })?;
         match status {
             Some(status) => {
                 let out = CmdOutput {
@@ -274,13 +227,7 @@ impl Runner for SystemRunner {
                 Ok(out)
             }
             None => {
-                // The whole process group goes, so helpers it started
-                // (ssh, for one) do not outlive the module.
-                if let Ok(pgid) = i32::try_from(child.id()) {
-                    let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
-                }
-                let _ = child.kill();
-                let _ = child.wait();
+                kill_group(&mut child);
                 let output = CmdOutput {
                     command: command.clone(),
                     stdout: stdout.finish(Duration::from_millis(200)),
@@ -295,6 +242,56 @@ impl Runner for SystemRunner {
             }
         }
     }
+}
+
+/// Starts `program` in a process group of its own, in the C locale, with
+/// its output piped.
+fn spawn(cmd: &Cmd, program: &Path) -> std::io::Result<Child> {
+    let mut builder = Command::new(program);
+    builder
+        .args(&cmd.args)
+        .env("LC_ALL", "C")
+        .env("LANG", "C")
+        .stdin(if cmd.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    if let Some(dir) = &cmd.cwd {
+        builder.current_dir(dir);
+    }
+    builder.spawn()
+}
+
+/// Waits for the child to exit, with growing pauses; `None` when it ran
+/// past `timeout`.
+fn wait_for_exit(child: &mut Child, timeout: Duration) -> std::io::Result<Option<ExitStatus>> {
+    let started = Instant::now();
+    let mut pause = Duration::from_micros(200);
+    loop {
+        match child.try_wait()? {
+            Some(status) => return Ok(Some(status)),
+            None if started.elapsed() >= timeout => return Ok(None),
+            None => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+/// Kills the child and reaps it.
+fn kill_group(child: &mut Child) {
+    // The whole process group goes, so helpers it started
+    // (ssh, for one) do not outlive the module.
+    if let Ok(pgid) = i32::try_from(child.id()) {
+        let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 struct Collector {

@@ -2,7 +2,6 @@
 //! in-place fallback for bind-mounted files, and Ansible-style backups.
 
 use crate::change::ChangeToken;
-use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, IoSlice, Write};
 use std::os::unix::fs::{fchown, MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -106,7 +105,8 @@ pub enum Step {
 
 /// A failed file operation. `path` is the file the user named (or its
 /// symlink target); the original is intact unless `step` is `WriteInPlace`.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{}", self.message())]
 pub struct FsError {
     pub path: PathBuf,
     pub step: Step,
@@ -145,10 +145,9 @@ impl FsError {
             source,
         }
     }
-}
 
-impl fmt::Display for FsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// The message: what failed, why, and what became of the file.
+    fn message(&self) -> String {
         let path = self.path.display();
         let cause = match (self.kind, self.in_pmxcfs()) {
             (FsErrorKind::PermissionDenied | FsErrorKind::ReadOnly, true) => format!(
@@ -169,36 +168,25 @@ impl fmt::Display for FsError {
         };
         let unchanged = format!("{path} was left unchanged");
         match self.step {
-            Step::Inspect => write!(f, "cannot inspect {path}: {cause}"),
-            Step::CreateTemp => write!(
-                f,
+            Step::Inspect => format!("cannot inspect {path}: {cause}"),
+            Step::CreateTemp => format!(
                 "cannot create a temporary file next to {path}: {cause}; {unchanged}"
             ),
-            Step::WriteTemp => write!(
-                f,
+            Step::WriteTemp => format!(
                 "cannot write the new content of {path} to a temporary file: {cause}; {unchanged}"
             ),
-            Step::KeepOwner => write!(
-                f,
+            Step::KeepOwner => format!(
                 "cannot give the new {path} the owner of the old one: {cause}; {unchanged}"
             ),
-            Step::KeepMode => write!(
-                f,
+            Step::KeepMode => format!(
                 "cannot give the new {path} the mode of the old one: {cause}; {unchanged}"
             ),
-            Step::Replace => write!(f, "cannot replace {path}: {cause}; {unchanged}"),
-            Step::WriteInPlace => write!(
-                f,
+            Step::Replace => format!("cannot replace {path}: {cause}; {unchanged}"),
+            Step::WriteInPlace => format!(
                 "cannot write {path} in place: {cause}; the file may be incomplete, restore it from its backup"
             ),
-            Step::Backup => write!(f, "cannot back up {path}: {cause}"),
+            Step::Backup => format!("cannot back up {path}: {cause}"),
         }
-    }
-}
-
-impl std::error::Error for FsError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
     }
 }
 

@@ -8,7 +8,6 @@
 //! left in place: removing it would let a third run lock a new file while a
 //! second still waits on the old one.
 
-use std::fmt;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -22,9 +21,16 @@ pub struct Lock {
 }
 
 /// Why the lock was not taken.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum LockError {
     /// Another process held it for the whole wait.
+    #[error(
+        "another run is already working on this node: {} holds the lock {} and did \
+         not release it within {} s; wait for it to finish and run again",
+        holder_text(.holder, .holder_alive),
+        .path.display(),
+        .waited.as_secs()
+    )]
     Busy {
         /// Lock file.
         path: PathBuf,
@@ -36,6 +42,7 @@ pub enum LockError {
         waited: Duration,
     },
     /// The lock file could not be opened or locked.
+    #[error("cannot take the lock {}: {error}", .path.display())]
     Io {
         /// Lock file.
         path: PathBuf,
@@ -44,38 +51,16 @@ pub enum LockError {
     },
 }
 
-impl fmt::Display for LockError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LockError::Busy {
-                path,
-                holder,
-                holder_alive,
-                waited,
-            } => {
-                let who = match (holder, holder_alive) {
-                    (Some(pid), true) => format!("process {pid}"),
-                    (Some(pid), false) => {
-                        format!("process {pid} (which has exited; its lock is being released)")
-                    }
-                    (None, _) => "another process".to_string(),
-                };
-                write!(
-                    f,
-                    "another run is already working on this node: {who} holds the lock {} and did \
-                     not release it within {} s; wait for it to finish and run again",
-                    path.display(),
-                    waited.as_secs()
-                )
-            }
-            LockError::Io { path, error } => {
-                write!(f, "cannot take the lock {}: {error}", path.display())
-            }
+/// Who holds the lock, as the message names it.
+fn holder_text(holder: &Option<u32>, holder_alive: &bool) -> String {
+    match (holder, holder_alive) {
+        (Some(pid), true) => format!("process {pid}"),
+        (Some(pid), false) => {
+            format!("process {pid} (which has exited; its lock is being released)")
         }
+        (None, _) => "another process".to_string(),
     }
 }
-
-impl std::error::Error for LockError {}
 
 impl Lock {
     /// Takes the lock at `path`, waiting up to `wait` with growing pauses.

@@ -28,27 +28,20 @@ pub struct Probe {
 }
 
 /// Why the state could not be read.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ProbeError {
     /// A command could not run (not found, timed out).
+    #[error("{0}")]
     Command(CmdError),
     /// `pvecm` answered with something that says the node is unusable or
     /// with output that could not be understood.
+    #[error("{error}")]
     Parse {
         /// What was wrong.
         error: ParseError,
         /// The command whose output it was.
         output: Box<CmdOutput>,
     },
-}
-
-impl std::fmt::Display for ProbeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ProbeError::Command(err) => err.fmt(f),
-            ProbeError::Parse { error, .. } => error.fmt(f),
-        }
-    }
 }
 
 impl From<ProbeError> for crate::ansible::Failure {

@@ -293,7 +293,32 @@ fn validate_level(
     context: &[String],
     st: &mut State,
 ) {
-    // Aliases: the alias wins when both are given.
+    resolve_aliases(spec, params, st);
+    collect_level_no_log(spec, params, st);
+    // AnsibleModule looks for no_log values in suboptions before it checks
+    // types, and stops at the first one that is not a dict: that message
+    // comes first.
+    if context.is_empty() {
+        if let Err(e) = sub_options_shape(spec, params) {
+            st.errors.push(e);
+        }
+    }
+    note_unsupported(spec, params, context, st);
+    check_mutually_exclusive(spec, params, context, st);
+    apply_defaults(spec, params);
+    check_required(spec, params, context, st);
+    coerce_options(spec, params, context, st);
+    check_choices(spec, params, context, st);
+    check_required_groups(spec, params, context, st);
+    check_required_if(spec, params, context, st);
+    for opt in &spec.options {
+        params.entry(opt.name.to_string()).or_insert(Value::Null);
+    }
+    validate_sub_options(spec, params, context, st);
+}
+
+/// Aliases: the alias wins when both are given.
+fn resolve_aliases(spec: &Spec, params: &mut Map<String, Value>, st: &mut State) {
     for opt in &spec.options {
         for alias in &opt.aliases {
             if let Some(value) = params.get(*alias).cloned() {
@@ -307,7 +332,9 @@ fn validate_level(
             }
         }
     }
+}
 
+fn collect_level_no_log(spec: &Spec, params: &Map<String, Value>, st: &mut State) {
     for opt in &spec.options {
         if opt.no_log {
             if let Some(value) = params.get(opt.name).or(opt.default.as_ref()) {
@@ -315,15 +342,9 @@ fn validate_level(
             }
         }
     }
-    // AnsibleModule looks for no_log values in suboptions before it checks
-    // types, and stops at the first one that is not a dict: that message
-    // comes first.
-    if context.is_empty() {
-        if let Err(e) = sub_options_shape(spec, params) {
-            st.errors.push(e);
-        }
-    }
+}
 
+fn note_unsupported(spec: &Spec, params: &Map<String, Value>, context: &[String], st: &mut State) {
     let known = |key: &str| {
         spec.options
             .iter()
@@ -340,7 +361,14 @@ fn validate_level(
             st.unsupported.push((name, supported_string(spec)));
         }
     }
+}
 
+fn check_mutually_exclusive(
+    spec: &Spec,
+    params: &Map<String, Value>,
+    context: &[String],
+    st: &mut State,
+) {
     let clashes: Vec<String> = spec
         .mutually_exclusive
         .iter()
@@ -354,7 +382,9 @@ fn validate_level(
             suffix(context)
         ));
     }
+}
 
+fn apply_defaults(spec: &Spec, params: &mut Map<String, Value>) {
     for opt in &spec.options {
         if let Some(default) = &opt.default {
             if !default.is_null() && !params.contains_key(opt.name) {
@@ -362,7 +392,9 @@ fn validate_level(
             }
         }
     }
+}
 
+fn check_required(spec: &Spec, params: &Map<String, Value>, context: &[String], st: &mut State) {
     let mut missing: Vec<&str> = spec
         .options
         .iter()
@@ -377,7 +409,15 @@ fn validate_level(
             suffix(context)
         ));
     }
+}
 
+/// Types and `elements`: each given value is replaced by its coerced form.
+fn coerce_options(
+    spec: &Spec,
+    params: &mut Map<String, Value>,
+    context: &[String],
+    st: &mut State,
+) {
     for opt in &spec.options {
         let Some(value) = params.get(opt.name) else {
             continue;
@@ -389,25 +429,7 @@ fn validate_level(
         match coerce(opt.ty, value) {
             Ok(mut coerced) => {
                 if let (Some(element_ty), Value::Array(items)) = (opt.elements, &mut coerced) {
-                    for item in items.iter_mut() {
-                        match coerce(element_ty, item) {
-                            Ok(converted) => *item = converted,
-                            Err(err) => {
-                                let mut msg = format!("Elements value for option '{}'", opt.name);
-                                if !context.is_empty() {
-                                    msg.push_str(&format!(" found in '{}'", context.join(" -> ")));
-                                }
-                                msg.push_str(&format!(
-                                    " is of type {} and we were unable to convert to {}: {}",
-                                    py_type_name(item),
-                                    element_ty.name(),
-                                    err
-                                ));
-                                st.errors.push(msg);
-                                break;
-                            }
-                        }
-                    }
+                    coerce_elements(opt.name, element_ty, items, context, st);
                 }
                 params.insert(opt.name.to_string(), coerced);
             }
@@ -425,7 +447,38 @@ fn validate_level(
             }
         }
     }
+}
 
+/// Coerces the elements of a list in place, up to the first that fails.
+fn coerce_elements(
+    name: &str,
+    element_ty: Type,
+    items: &mut [Value],
+    context: &[String],
+    st: &mut State,
+) {
+    for item in items.iter_mut() {
+        match coerce(element_ty, item) {
+            Ok(converted) => *item = converted,
+            Err(err) => {
+                let mut msg = format!("Elements value for option '{name}'");
+                if !context.is_empty() {
+                    msg.push_str(&format!(" found in '{}'", context.join(" -> ")));
+                }
+                msg.push_str(&format!(
+                    " is of type {} and we were unable to convert to {}: {}",
+                    py_type_name(item),
+                    element_ty.name(),
+                    err
+                ));
+                st.errors.push(msg);
+                break;
+            }
+        }
+    }
+}
+
+fn check_choices(spec: &Spec, params: &Map<String, Value>, context: &[String], st: &mut State) {
     for opt in &spec.options {
         if opt.choices.is_empty() {
             continue;
@@ -468,7 +521,15 @@ fn validate_level(
             ));
         }
     }
+}
 
+/// `required_together` and `required_one_of`.
+fn check_required_groups(
+    spec: &Spec,
+    params: &Map<String, Value>,
+    context: &[String],
+    st: &mut State,
+) {
     for group in &spec.required_together {
         let count = count_present(group, params);
         if count != 0 && count != group.len() {
@@ -488,6 +549,9 @@ fn validate_level(
             ));
         }
     }
+}
+
+fn check_required_if(spec: &Spec, params: &Map<String, Value>, context: &[String], st: &mut State) {
     for rule in &spec.required_if {
         if params.get(rule.key) != Some(&rule.value) {
             continue;
@@ -510,11 +574,16 @@ fn validate_level(
             ));
         }
     }
+}
 
-    for opt in &spec.options {
-        params.entry(opt.name.to_string()).or_insert(Value::Null);
-    }
-
+/// Validates each option with sub-options against its own spec: a dict,
+/// or each element of a list of dicts.
+fn validate_sub_options(
+    spec: &Spec,
+    params: &mut Map<String, Value>,
+    context: &[String],
+    st: &mut State,
+) {
     for opt in &spec.options {
         let Some(sub) = &opt.options else { continue };
         let mut sub_context = context.to_vec();
@@ -525,31 +594,40 @@ fn validate_level(
         match value {
             Value::Null => {}
             Value::Object(map) => validate_level(sub, map, &sub_context, st),
-            Value::Array(items) => {
-                for item in items.iter_mut() {
-                    if let Value::String(text) = item {
-                        match parse_kv_dict(text) {
-                            Ok(map) => *item = Value::Object(map),
-                            Err(err) => {
-                                st.errors.push(err);
-                                continue;
-                            }
-                        }
-                    }
-                    match item {
-                        Value::Object(map) => validate_level(sub, map, &sub_context, st),
-                        other => st.errors.push(format!(
-                            "Value '{}' in the sub parameter field '{}' must be a dict, not '{}'",
-                            py_str(other),
-                            opt.name,
-                            py_type_name(other)
-                        )),
-                    }
-                }
-            }
+            Value::Array(items) => validate_sub_list(sub, opt.name, items, &sub_context, st),
             other => st.errors.push(format!(
                 "value of '{}' must be of type dict or list of dicts, got {}",
                 opt.name,
+                py_type_name(other)
+            )),
+        }
+    }
+}
+
+/// A list of sub-option dicts; `k=v` strings are read as dicts.
+fn validate_sub_list(
+    sub: &Spec,
+    name: &str,
+    items: &mut [Value],
+    sub_context: &[String],
+    st: &mut State,
+) {
+    for item in items.iter_mut() {
+        if let Value::String(text) = item {
+            match parse_kv_dict(text) {
+                Ok(map) => *item = Value::Object(map),
+                Err(err) => {
+                    st.errors.push(err);
+                    continue;
+                }
+            }
+        }
+        match item {
+            Value::Object(map) => validate_level(sub, map, sub_context, st),
+            other => st.errors.push(format!(
+                "Value '{}' in the sub parameter field '{}' must be a dict, not '{}'",
+                py_str(other),
+                name,
                 py_type_name(other)
             )),
         }

@@ -73,82 +73,60 @@ impl fmt::Display for Field {
 }
 
 /// Why a string is not a valid host name (RFC 1123).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameProblem {
+    #[error("it is empty")]
     Empty,
-    TooLong {
-        len: usize,
-    },
+    #[error("it is {len} characters long, the limit is 253")]
+    TooLong { len: usize },
+    #[error("it has an empty label (a leading, trailing or doubled dot)")]
     EmptyLabel,
-    LabelTooLong {
-        label: String,
-    },
-    BadChar {
-        ch: char,
-    },
-    HyphenAtEdge {
-        label: String,
-    },
+    #[error("its label '{label}' is {} characters long, the limit is 63", .label.len())]
+    LabelTooLong { label: String },
+    #[error(
+        "it contains {ch:?}; only letters a-z, digits, hyphens and dots between labels are allowed"
+    )]
+    BadChar { ch: char },
+    #[error("its label '{label}' starts or ends with a hyphen")]
+    HyphenAtEdge { label: String },
+    #[error("it looks like an IP address, not a name")]
     LooksLikeIp,
     /// `fqdn` without a dot.
+    #[error(
+        "it is not fully qualified: an fqdn must contain a dot (e.g. 'pve1.example.com'); put a short name in 'name'"
+    )]
     NotQualified,
     /// `name` with a dot.
+    #[error("a short name must not contain a dot; put the full name in 'fqdn'")]
     NotShort,
     /// `localhost` and its variants belong to the loopback lines.
+    #[error("'localhost' names are reserved for the loopback lines and never managed")]
     Reserved,
-}
-
-impl fmt::Display for NameProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            NameProblem::Empty => f.write_str("it is empty"),
-            NameProblem::TooLong { len } => {
-                write!(f, "it is {len} characters long, the limit is 253")
-            }
-            NameProblem::EmptyLabel => {
-                f.write_str("it has an empty label (a leading, trailing or doubled dot)")
-            }
-            NameProblem::LabelTooLong { label } => write!(
-                f,
-                "its label '{label}' is {} characters long, the limit is 63",
-                label.len()
-            ),
-            NameProblem::BadChar { ch } => write!(
-                f,
-                "it contains {ch:?}; only letters a-z, digits, hyphens and dots between labels are allowed"
-            ),
-            NameProblem::HyphenAtEdge { label } => {
-                write!(f, "its label '{label}' starts or ends with a hyphen")
-            }
-            NameProblem::LooksLikeIp => f.write_str("it looks like an IP address, not a name"),
-            NameProblem::NotQualified => f.write_str(
-                "it is not fully qualified: an fqdn must contain a dot (e.g. 'pve1.example.com'); put a short name in 'name'",
-            ),
-            NameProblem::NotShort => f.write_str(
-                "a short name must not contain a dot; put the full name in 'fqdn'",
-            ),
-            NameProblem::Reserved => {
-                f.write_str("'localhost' names are reserved for the loopback lines and never managed")
-            }
-        }
-    }
 }
 
 /// One problem with the `nodes` option. `index` is the 0-based position in
 /// the list, `node` a label for the node (its first name, else its ip).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InputError {
+    #[error("'nodes' is empty: give at least one node with 'ip' and 'fqdn' or 'name'")]
     NoNodes,
+    #[error(
+        "nodes[{index}] ({node}): ip '{value}' is not a valid IPv4 or IPv6 address; write it like '192.0.2.10' or '2001:db8::10', without prefix length or brackets"
+    )]
     BadIp {
         index: usize,
         node: String,
         value: String,
     },
+    #[error(
+        "nodes[{index}] ({node}): ip '{value}' is a loopback or unspecified address; a cluster node needs the address of its cluster network"
+    )]
     LoopbackIp {
         index: usize,
         node: String,
         value: String,
     },
+    #[error("nodes[{index}] ({node}): {field} '{value}' is not a valid host name: {problem}")]
     BadName {
         index: usize,
         node: String,
@@ -156,16 +134,20 @@ pub enum InputError {
         value: String,
         problem: NameProblem,
     },
-    NoNames {
-        index: usize,
-        node: String,
-    },
+    #[error("nodes[{index}] ({node}): no names given; set 'fqdn', 'name' or both")]
+    NoNames { index: usize, node: String },
     /// A name given twice within one node.
+    #[error(
+        "nodes[{index}] ({node}): the name '{name}' is given twice (names are compared without case); remove the repetition"
+    )]
     RepeatedName {
         index: usize,
         node: String,
         name: String,
     },
+    #[error(
+        "nodes[{second}] ({second_node}): the name '{name}' is already used by nodes[{first}] ({first_node}) (names are compared without case); each name may belong to one node only"
+    )]
     DuplicateName {
         name: String,
         first: usize,
@@ -173,6 +155,9 @@ pub enum InputError {
         second: usize,
         second_node: String,
     },
+    #[error(
+        "nodes[{second}] ({second_node}): the ip '{ip}' is already used by nodes[{first}] ({first_node}); each node needs its own address"
+    )]
     DuplicateIp {
         ip: String,
         first: usize,
@@ -182,79 +167,16 @@ pub enum InputError {
     },
 }
 
-impl fmt::Display for InputError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            InputError::NoNodes => {
-                f.write_str("'nodes' is empty: give at least one node with 'ip' and 'fqdn' or 'name'")
-            }
-            InputError::BadIp { index, node, value } => write!(
-                f,
-                "nodes[{index}] ({node}): ip '{value}' is not a valid IPv4 or IPv6 address; write it like '192.0.2.10' or '2001:db8::10', without prefix length or brackets"
-            ),
-            InputError::LoopbackIp { index, node, value } => write!(
-                f,
-                "nodes[{index}] ({node}): ip '{value}' is a loopback or unspecified address; a cluster node needs the address of its cluster network"
-            ),
-            InputError::BadName {
-                index,
-                node,
-                field,
-                value,
-                problem,
-            } => write!(
-                f,
-                "nodes[{index}] ({node}): {field} '{value}' is not a valid host name: {problem}"
-            ),
-            InputError::NoNames { index, node } => write!(
-                f,
-                "nodes[{index}] ({node}): no names given; set 'fqdn', 'name' or both"
-            ),
-            InputError::RepeatedName { index, node, name } => write!(
-                f,
-                "nodes[{index}] ({node}): the name '{name}' is given twice (names are compared without case); remove the repetition"
-            ),
-            InputError::DuplicateName {
-                name,
-                first,
-                first_node,
-                second,
-                second_node,
-            } => write!(
-                f,
-                "nodes[{second}] ({second_node}): the name '{name}' is already used by nodes[{first}] ({first_node}) (names are compared without case); each name may belong to one node only"
-            ),
-            InputError::DuplicateIp {
-                ip,
-                first,
-                first_node,
-                second,
-                second_node,
-            } => write!(
-                f,
-                "nodes[{second}] ({second_node}): the ip '{ip}' is already used by nodes[{first}] ({first_node}); each node needs its own address"
-            ),
-        }
-    }
-}
-
 /// Every problem found in the `nodes` option, in list order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", joined(.0))]
 pub struct InvalidNodes(pub Vec<InputError>);
 
-impl fmt::Display for InvalidNodes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, error) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            write!(f, "{error}")?;
-        }
-        Ok(())
-    }
+/// The problems' messages, joined by `; `.
+fn joined(errors: &[InputError]) -> String {
+    let messages: Vec<String> = errors.iter().map(InputError::to_string).collect();
+    messages.join("; ")
 }
-
-impl std::error::Error for InvalidNodes {}
 
 /// Checks a host name against RFC 1123: labels of 1 to 63 letters, digits
 /// and hyphens, not starting or ending with a hyphen, 253 characters at
@@ -306,84 +228,103 @@ pub fn is_reserved_name(name: &str) -> bool {
 /// the module shows them all. When `name` is missing it is taken from the
 /// first label of `fqdn`.
 pub fn validate_nodes(specs: &[NodeSpec]) -> Result<Vec<Node>, InvalidNodes> {
-    let mut errors = Vec::new();
     if specs.is_empty() {
         return Err(InvalidNodes(vec![InputError::NoNodes]));
     }
+    let mut checker = Checker::default();
     let mut nodes = Vec::with_capacity(specs.len());
-    let mut seen_names: HashMap<String, usize> = HashMap::new();
-    let mut seen_ips: HashMap<IpAddr, usize> = HashMap::new();
-    let mut labels: Vec<String> = Vec::with_capacity(specs.len());
-
     for (index, spec) in specs.iter().enumerate() {
-        let label = node_label(spec);
-        labels.push(label.clone());
-        let errors_before = errors.len();
+        if let Some(node) = checker.node(index, spec) {
+            nodes.push(node);
+        }
+    }
+    if checker.errors.is_empty() {
+        Ok(nodes)
+    } else {
+        Err(InvalidNodes(checker.errors))
+    }
+}
 
-        let ip = match spec.ip.parse::<IpAddr>() {
+/// What validation has found so far, over the nodes before the current one.
+#[derive(Default)]
+struct Checker {
+    errors: Vec<InputError>,
+    /// Lower-cased name, and address, to the index of the first node with it.
+    seen_names: HashMap<String, usize>,
+    seen_ips: HashMap<IpAddr, usize>,
+    /// Every node's label, by index.
+    labels: Vec<String>,
+}
+
+impl Checker {
+    /// Checks one node; the node when it has no problem of its own.
+    fn node(&mut self, index: usize, spec: &NodeSpec) -> Option<Node> {
+        let label = node_label(spec);
+        self.labels.push(label.clone());
+        let errors_before = self.errors.len();
+
+        let ip = self.ip(index, spec, &label);
+        let names = given_names(spec);
+        if names.is_empty() {
+            self.errors.push(InputError::NoNames {
+                index,
+                node: label.clone(),
+            });
+        }
+        let (own, checked) = self.names(index, spec, &label, names);
+        self.unique(index, spec, &label, ip, &own, &checked);
+
+        match (ip, self.errors.len() == errors_before) {
+            (Some(ip), true) => Some(Node {
+                ip,
+                ip_text: spec.ip.clone(),
+                names: checked,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The node's address, unless it is not one or is loopback.
+    fn ip(&mut self, index: usize, spec: &NodeSpec, label: &str) -> Option<IpAddr> {
+        match spec.ip.parse::<IpAddr>() {
             Ok(ip) if is_loopback(ip) || ip.is_unspecified() => {
-                errors.push(InputError::LoopbackIp {
+                self.errors.push(InputError::LoopbackIp {
                     index,
-                    node: label.clone(),
+                    node: label.to_string(),
                     value: spec.ip.clone(),
                 });
                 None
             }
             Ok(ip) => Some(ip),
             Err(_) => {
-                errors.push(InputError::BadIp {
+                self.errors.push(InputError::BadIp {
                     index,
-                    node: label.clone(),
+                    node: label.to_string(),
                     value: spec.ip.clone(),
                 });
                 None
             }
-        };
+        }
+    }
 
-        let mut names: Vec<(Field, String)> = Vec::new();
-        if let Some(fqdn) = &spec.fqdn {
-            names.push((Field::Fqdn, fqdn.clone()));
-        }
-        match (&spec.name, &spec.fqdn) {
-            (Some(name), _) => names.push((Field::Name, name.clone())),
-            (None, Some(fqdn)) => {
-                if let Some((short, _)) = fqdn.split_once('.') {
-                    names.push((Field::Name, short.to_string()));
-                }
-            }
-            (None, None) => {}
-        }
-        for alias in &spec.aliases {
-            names.push((Field::Alias, alias.clone()));
-        }
-        if names.is_empty() {
-            errors.push(InputError::NoNames {
-                index,
-                node: label.clone(),
-            });
-        }
-
+    /// Checks each name; returns the valid ones, lower-cased and as given.
+    fn names(
+        &mut self,
+        index: usize,
+        spec: &NodeSpec,
+        label: &str,
+        names: Vec<(Field, String)>,
+    ) -> (Vec<String>, Vec<String>) {
         let mut own: Vec<String> = Vec::new();
         let mut checked = Vec::with_capacity(names.len());
         for (field, value) in names {
-            let problem = match check_hostname(&value) {
-                Err(problem) => Some(problem),
-                Ok(()) if is_reserved_name(&value) => Some(NameProblem::Reserved),
-                Ok(()) if field == Field::Fqdn && !value.contains('.') => {
-                    Some(NameProblem::NotQualified)
-                }
-                Ok(()) if field == Field::Name && value.contains('.') => {
-                    Some(NameProblem::NotShort)
-                }
-                Ok(()) => None,
-            };
-            if let Some(problem) = problem {
+            if let Some(problem) = name_problem(field, &value) {
                 // A short name derived from a bad fqdn would only repeat the fqdn's error.
                 let derived = field == Field::Name && spec.name.is_none();
                 if !derived {
-                    errors.push(InputError::BadName {
+                    self.errors.push(InputError::BadName {
                         index,
-                        node: label.clone(),
+                        node: label.to_string(),
                         field,
                         value,
                         problem,
@@ -393,9 +334,9 @@ pub fn validate_nodes(specs: &[NodeSpec]) -> Result<Vec<Node>, InvalidNodes> {
             }
             let key = value.to_ascii_lowercase();
             if own.contains(&key) {
-                errors.push(InputError::RepeatedName {
+                self.errors.push(InputError::RepeatedName {
                     index,
-                    node: label.clone(),
+                    node: label.to_string(),
                     name: value,
                 });
                 continue;
@@ -403,49 +344,80 @@ pub fn validate_nodes(specs: &[NodeSpec]) -> Result<Vec<Node>, InvalidNodes> {
             own.push(key);
             checked.push(value);
         }
+        (own, checked)
+    }
 
-        for key in &own {
-            match seen_names.get(key) {
-                Some(&first) => errors.push(InputError::DuplicateName {
-                    name: original_case(&checked, key),
+    /// Names and the address must not belong to an earlier node.
+    fn unique(
+        &mut self,
+        index: usize,
+        spec: &NodeSpec,
+        label: &str,
+        ip: Option<IpAddr>,
+        own: &[String],
+        checked: &[String],
+    ) {
+        for key in own {
+            match self.seen_names.get(key) {
+                Some(&first) => self.errors.push(InputError::DuplicateName {
+                    name: original_case(checked, key),
                     first,
-                    first_node: labels.get(first).cloned().unwrap_or_default(),
+                    first_node: self.labels.get(first).cloned().unwrap_or_default(),
                     second: index,
-                    second_node: label.clone(),
+                    second_node: label.to_string(),
                 }),
                 None => {
-                    seen_names.insert(key.clone(), index);
+                    self.seen_names.insert(key.clone(), index);
                 }
             }
         }
         if let Some(ip) = ip {
-            match seen_ips.get(&ip) {
-                Some(&first) => errors.push(InputError::DuplicateIp {
+            match self.seen_ips.get(&ip) {
+                Some(&first) => self.errors.push(InputError::DuplicateIp {
                     ip: spec.ip.clone(),
                     first,
-                    first_node: labels.get(first).cloned().unwrap_or_default(),
+                    first_node: self.labels.get(first).cloned().unwrap_or_default(),
                     second: index,
-                    second_node: label.clone(),
+                    second_node: label.to_string(),
                 }),
                 None => {
-                    seen_ips.insert(ip, index);
+                    self.seen_ips.insert(ip, index);
                 }
             }
         }
-
-        if let (Some(ip), true) = (ip, errors.len() == errors_before) {
-            nodes.push(Node {
-                ip,
-                ip_text: spec.ip.clone(),
-                names: checked,
-            });
-        }
     }
+}
 
-    if errors.is_empty() {
-        Ok(nodes)
-    } else {
-        Err(InvalidNodes(errors))
+/// The node's names in canonical order: fqdn, name (given, or the fqdn's
+/// first label), aliases.
+fn given_names(spec: &NodeSpec) -> Vec<(Field, String)> {
+    let mut names: Vec<(Field, String)> = Vec::new();
+    if let Some(fqdn) = &spec.fqdn {
+        names.push((Field::Fqdn, fqdn.clone()));
+    }
+    match (&spec.name, &spec.fqdn) {
+        (Some(name), _) => names.push((Field::Name, name.clone())),
+        (None, Some(fqdn)) => {
+            if let Some((short, _)) = fqdn.split_once('.') {
+                names.push((Field::Name, short.to_string()));
+            }
+        }
+        (None, None) => {}
+    }
+    for alias in &spec.aliases {
+        names.push((Field::Alias, alias.clone()));
+    }
+    names
+}
+
+/// What is wrong with `value` as the node's `field`, if anything.
+fn name_problem(field: Field, value: &str) -> Option<NameProblem> {
+    match check_hostname(value) {
+        Err(problem) => Some(problem),
+        Ok(()) if is_reserved_name(value) => Some(NameProblem::Reserved),
+        Ok(()) if field == Field::Fqdn && !value.contains('.') => Some(NameProblem::NotQualified),
+        Ok(()) if field == Field::Name && value.contains('.') => Some(NameProblem::NotShort),
+        Ok(()) => None,
     }
 }
 

@@ -270,206 +270,29 @@ fn plan_lines<'a>(content: &'a str, nodes: &[Node], options: &Options, quick: bo
         .as_deref()
         .filter(|h| !h.is_empty())
         .map(|h| LocalHost::new(h, &index));
-
-    // The local host's name as the system knows it may differ from every
-    // name the user gave (e.g. `pve1.lan` while the node is `pve1`).
-    let mut loopback_extra: Vec<String> = Vec::new();
-    if let Some(local) = &local {
-        if options.fix_loopback && local.node.is_some() {
-            for name in &local.names {
-                if !index.by_name.contains_key(&name.to_ascii_lowercase()) {
-                    loopback_extra.push(name.clone());
-                }
-            }
-        }
-    }
-
+    let loopback_extra = loopback_extra(options, local.as_ref(), &index);
     let present = options.state == State::Present;
     let filter = Filter::new(nodes, present, &index, local.as_ref());
-    let mut claimed = vec![false; nodes.len()];
-    let mut edits = Vec::new();
-    let mut changes = Vec::new();
-    let mut key = String::new();
-    let mut tracker = local.as_ref().map(LocalTracker::new);
-    // Lines of the new file so far, and whether the last of them has no
-    // line end (only the input's last line can lack one).
-    let mut kept = 0usize;
-    let mut last_open = false;
+    let mut planner = Planner {
+        nodes,
+        index: &index,
+        fix_loopback: options.fix_loopback,
+        present,
+        loopback_extra,
+        claimed: vec![false; nodes.len()],
+        edits: Vec::new(),
+        changes: Vec::new(),
+        key: String::new(),
+        tracker: local.as_ref().map(LocalTracker::new),
+        kept: 0,
+        last_open: false,
+    };
+    planner.walk(content, quick.then_some(&filter));
 
-    let bytes = content.as_bytes();
-    let mut start = 0;
-    let mut number = 0;
-    while start < bytes.len() {
-        number += 1;
-        let (newline, wanted) = if quick {
-            filter.scan(bytes, start)
-        } else {
-            (newline(bytes, start), true)
-        };
-        let line_start = start;
-        let (text_end, open) = match newline {
-            Some(nl) => {
-                start = nl + 1;
-                let cr = nl > line_start && bytes.get(nl - 1) == Some(&b'\r');
-                (if cr { nl - 1 } else { nl }, false)
-            }
-            None => {
-                start = bytes.len();
-                (bytes.len(), true)
-            }
-        };
-        if !wanted {
-            kept += 1;
-            last_open = open;
-            continue;
-        }
-        let text = content.get(line_start..text_end).unwrap_or("");
-        let Some((ip, body)) = quick_entry(text) else {
-            kept += 1;
-            last_open = open;
-            continue;
-        };
-        let target = if present {
-            index
-                .by_ip
-                .get(&ip)
-                .copied()
-                .filter(|k| claimed.get(*k).is_some_and(|c| !c))
-        } else {
-            None
-        };
-        let loopback = is_loopback(ip);
-        let mut removable = |name: &str| {
-            index.is_managed(name, &mut key)
-                || (loopback && loopback_extra.iter().any(|n| n.eq_ignore_ascii_case(name)))
-        };
-        // One pass over the names decides whether the line is edited and
-        // notes where the local names stand, for the common kept line.
-        let mut edit = false;
-        let mut local_hits = 0u8;
-        if target.is_none() {
-            let editable = !loopback || options.fix_loopback;
-            for name in name_tokens(body) {
-                if editable && !edit && removable(name) {
-                    edit = true;
-                    if tracker.is_none() {
-                        break;
-                    }
-                }
-                if let Some(tracker) = &tracker {
-                    local_hits |= tracker.matches(name);
-                }
-            }
-        }
-        let new_text: Option<Cow<'_, str>> = match (target, target.and_then(|k| nodes.get(k))) {
-            (Some(k), Some(node)) => {
-                if let Some(c) = claimed.get_mut(k) {
-                    *c = true;
-                }
-                match parse_entry(text).and_then(|entry| canonical_text(text, &entry, node, &index))
-                {
-                    None => Some(Cow::Borrowed(text)),
-                    Some(after) => {
-                        changes.push(Change::Rewritten {
-                            line: number,
-                            before: text.to_string(),
-                            after: after.clone(),
-                        });
-                        Some(Cow::Owned(after))
-                    }
-                }
-            }
-            _ if !edit => {
-                if let Some(tracker) = tracker.as_mut() {
-                    tracker.record(kept + 1, loopback, local_hits);
-                }
-                kept += 1;
-                last_open = open;
-                continue;
-            }
-            _ => {
-                let entry = parse_entry(text);
-                let all = entry.as_ref().map(|e| e.names.as_slice()).unwrap_or(&[]);
-                let removed: Vec<Range<usize>> = all
-                    .iter()
-                    .filter(|span| removable(text.get((*span).clone()).unwrap_or("")))
-                    .cloned()
-                    .collect();
-                let names: Vec<String> = removed
-                    .iter()
-                    .map(|s| text.get(s.clone()).unwrap_or("").to_string())
-                    .collect();
-                match entry {
-                    Some(entry) if removed.len() < entry.names.len() => {
-                        let after = remove_spans(text, &entry, &removed);
-                        changes.push(Change::NamesRemoved {
-                            line: number,
-                            names,
-                            before: text.to_string(),
-                            after: after.clone(),
-                        });
-                        Some(Cow::Owned(after))
-                    }
-                    _ => {
-                        changes.push(Change::LineRemoved {
-                            line: number,
-                            names,
-                            text: text.to_string(),
-                        });
-                        None
-                    }
-                }
-            }
-        };
-        let Some(new_text) = new_text else {
-            // Only the input's last line may lack a line end, so the line
-            // kept before this one has one.
-            edits.push(Edit {
-                text: line_start..text_end,
-                end: start,
-                new: None,
-            });
-            last_open = false;
-            continue;
-        };
-        if let Some(tracker) = tracker.as_mut() {
-            tracker.observe_text(kept + 1, &new_text);
-        }
-        if let Cow::Owned(after) = new_text {
-            edits.push(Edit {
-                text: line_start..text_end,
-                end: start,
-                new: Some(after),
-            });
-        }
-        kept += 1;
-        last_open = open;
-    }
-
-    let eol = first_eol(bytes);
-    let mut added = Vec::new();
-    let mut end_last_line = false;
-    if present {
-        for (node, _) in nodes.iter().zip(&claimed).filter(|(_, c)| !**c) {
-            if last_open {
-                end_last_line = true;
-                last_open = false;
-            }
-            let text = node.canonical_line();
-            if let Some(tracker) = tracker.as_mut() {
-                tracker.observe_text(kept + 1, &text);
-            }
-            changes.push(Change::Added {
-                line: kept + 1,
-                text: text.clone(),
-            });
-            added.push(text);
-            kept += 1;
-        }
-    }
-
+    let eol = first_eol(content.as_bytes());
+    let (added, end_last_line) = planner.append_unclaimed();
     let mut notices = Vec::new();
-    if let (Some(local), Some(tracker)) = (&local, tracker) {
+    if let (Some(local), Some(tracker)) = (&local, planner.tracker) {
         if present && local.node.is_none() {
             notices.push(Notice::LocalHostNotANode {
                 hostname: local.hostname.clone(),
@@ -479,12 +302,286 @@ fn plan_lines<'a>(content: &'a str, nodes: &[Node], options: &Options, quick: bo
     }
     Edits {
         source: content,
-        edits,
+        edits: planner.edits,
         added,
         eol,
         end_last_line,
-        changes,
+        changes: planner.changes,
         notices,
+    }
+}
+
+/// The local host's name as the system knows it may differ from every
+/// name the user gave (e.g. `pve1.lan` while the node is `pve1`): those
+/// names are taken off loopback lines too.
+fn loopback_extra(options: &Options, local: Option<&LocalHost>, index: &Index) -> Vec<String> {
+    let mut extra: Vec<String> = Vec::new();
+    if let Some(local) = local {
+        if options.fix_loopback && local.node.is_some() {
+            for name in &local.names {
+                if !index.by_name.contains_key(&name.to_ascii_lowercase()) {
+                    extra.push(name.clone());
+                }
+            }
+        }
+    }
+    extra
+}
+
+/// One line of the input, as the walk found it.
+struct Line<'a> {
+    /// 1-based number in the input.
+    number: usize,
+    text: &'a str,
+    /// Where `text` is in the input.
+    start: usize,
+    text_end: usize,
+    /// Where the line's end ends: the start of the next line.
+    end: usize,
+    /// The line has no line end (only the input's last line).
+    open: bool,
+}
+
+/// The state of planning while it walks the lines of the file.
+struct Planner<'p> {
+    nodes: &'p [Node],
+    index: &'p Index,
+    fix_loopback: bool,
+    present: bool,
+    loopback_extra: Vec<String>,
+    /// Per node: a line with its address was found and is its line.
+    claimed: Vec<bool>,
+    edits: Vec<Edit>,
+    changes: Vec<Change>,
+    /// Buffer for lower-cased names.
+    key: String,
+    tracker: Option<LocalTracker>,
+    /// Lines of the new file so far, and whether the last of them has no
+    /// line end (only the input's last line can lack one).
+    kept: usize,
+    last_open: bool,
+}
+
+impl<'p> Planner<'p> {
+    /// Plans every line of `content`; with a `filter`, only the lines it
+    /// passes are parsed.
+    fn walk(&mut self, content: &str, filter: Option<&Filter>) {
+        let bytes = content.as_bytes();
+        let mut start = 0;
+        let mut number = 0;
+        while start < bytes.len() {
+            number += 1;
+            let (newline, wanted) = match filter {
+                Some(filter) => filter.scan(bytes, start),
+                None => (newline(bytes, start), true),
+            };
+            let line_start = start;
+            let (text_end, open) = match newline {
+                Some(nl) => {
+                    start = nl + 1;
+                    let cr = nl > line_start && bytes.get(nl - 1) == Some(&b'\r');
+                    (if cr { nl - 1 } else { nl }, false)
+                }
+                None => {
+                    start = bytes.len();
+                    (bytes.len(), true)
+                }
+            };
+            if !wanted {
+                self.keep(open);
+                continue;
+            }
+            let text = content.get(line_start..text_end).unwrap_or("");
+            let Some((ip, body)) = quick_entry(text) else {
+                self.keep(open);
+                continue;
+            };
+            let line = Line {
+                number,
+                text,
+                start: line_start,
+                text_end,
+                end: start,
+                open,
+            };
+            self.plan_line(&line, ip, body);
+        }
+    }
+
+    /// A line kept as it is.
+    fn keep(&mut self, open: bool) {
+        self.kept += 1;
+        self.last_open = open;
+    }
+
+    /// Whether `name` is taken off lines that are not a node's.
+    fn removable(&mut self, name: &str, loopback: bool) -> bool {
+        self.index.is_managed(name, &mut self.key)
+            || (loopback
+                && self
+                    .loopback_extra
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(name)))
+    }
+
+    /// Plans one line with an address: a node's line is put into
+    /// canonical form, managed names are taken off other lines, and every
+    /// other line is kept.
+    fn plan_line<'a>(&mut self, line: &Line<'a>, ip: IpAddr, body: &str) {
+        let target = if self.present {
+            self.index
+                .by_ip
+                .get(&ip)
+                .copied()
+                .filter(|k| self.claimed.get(*k).is_some_and(|c| !c))
+        } else {
+            None
+        };
+        let loopback = is_loopback(ip);
+        let (edit, local_hits) = if target.is_none() {
+            self.look_at_names(body, loopback)
+        } else {
+            (false, 0)
+        };
+        let nodes = self.nodes;
+        let new_text = match (target, target.and_then(|k| nodes.get(k))) {
+            (Some(k), Some(node)) => Some(self.rewrite(line, k, node)),
+            _ if !edit => {
+                if let Some(tracker) = self.tracker.as_mut() {
+                    tracker.record(self.kept + 1, loopback, local_hits);
+                }
+                self.keep(line.open);
+                return;
+            }
+            _ => self.remove_names(line, loopback),
+        };
+        let Some(new_text) = new_text else {
+            // Only the input's last line may lack a line end, so the line
+            // kept before this one has one.
+            self.edits.push(Edit {
+                text: line.start..line.text_end,
+                end: line.end,
+                new: None,
+            });
+            self.last_open = false;
+            return;
+        };
+        if let Some(tracker) = self.tracker.as_mut() {
+            tracker.observe_text(self.kept + 1, &new_text);
+        }
+        if let Cow::Owned(after) = new_text {
+            self.edits.push(Edit {
+                text: line.start..line.text_end,
+                end: line.end,
+                new: Some(after),
+            });
+        }
+        self.keep(line.open);
+    }
+
+    /// One pass over the names decides whether the line is edited and
+    /// notes where the local names stand, for the common kept line.
+    fn look_at_names(&mut self, body: &str, loopback: bool) -> (bool, u8) {
+        let mut edit = false;
+        let mut local_hits = 0u8;
+        let editable = !loopback || self.fix_loopback;
+        for name in name_tokens(body) {
+            if editable && !edit && self.removable(name, loopback) {
+                edit = true;
+                if self.tracker.is_none() {
+                    break;
+                }
+            }
+            if let Some(tracker) = &self.tracker {
+                local_hits |= tracker.matches(name);
+            }
+        }
+        (edit, local_hits)
+    }
+
+    /// The first line with node `k`'s address becomes its line, in
+    /// canonical form.
+    fn rewrite<'a>(&mut self, line: &Line<'a>, k: usize, node: &Node) -> Cow<'a, str> {
+        if let Some(c) = self.claimed.get_mut(k) {
+            *c = true;
+        }
+        let text = line.text;
+        match parse_entry(text).and_then(|entry| canonical_text(text, &entry, node, self.index)) {
+            None => Cow::Borrowed(text),
+            Some(after) => {
+                self.changes.push(Change::Rewritten {
+                    line: line.number,
+                    before: text.to_string(),
+                    after: after.clone(),
+                });
+                Cow::Owned(after)
+            }
+        }
+    }
+
+    /// Takes the managed names off a line; `None` when no name is left.
+    fn remove_names<'a>(&mut self, line: &Line<'a>, loopback: bool) -> Option<Cow<'a, str>> {
+        let text = line.text;
+        let entry = parse_entry(text);
+        let all = entry.as_ref().map(|e| e.names.as_slice()).unwrap_or(&[]);
+        let removed: Vec<Range<usize>> = all
+            .iter()
+            .filter(|span| self.removable(text.get((*span).clone()).unwrap_or(""), loopback))
+            .cloned()
+            .collect();
+        let names: Vec<String> = removed
+            .iter()
+            .map(|s| text.get(s.clone()).unwrap_or("").to_string())
+            .collect();
+        match entry {
+            Some(entry) if removed.len() < entry.names.len() => {
+                let after = remove_spans(text, &entry, &removed);
+                self.changes.push(Change::NamesRemoved {
+                    line: line.number,
+                    names,
+                    before: text.to_string(),
+                    after: after.clone(),
+                });
+                Some(Cow::Owned(after))
+            }
+            _ => {
+                self.changes.push(Change::LineRemoved {
+                    line: line.number,
+                    names,
+                    text: text.to_string(),
+                });
+                None
+            }
+        }
+    }
+
+    /// With `state: present`, the canonical line of every node that has
+    /// none yet, appended; and whether the file's last line needs a line
+    /// end first.
+    fn append_unclaimed(&mut self) -> (Vec<String>, bool) {
+        let mut added = Vec::new();
+        let mut end_last_line = false;
+        if !self.present {
+            return (added, end_last_line);
+        }
+        let nodes = self.nodes;
+        for (node, _) in nodes.iter().zip(&self.claimed).filter(|(_, c)| !**c) {
+            if self.last_open {
+                end_last_line = true;
+                self.last_open = false;
+            }
+            let text = node.canonical_line();
+            if let Some(tracker) = self.tracker.as_mut() {
+                tracker.observe_text(self.kept + 1, &text);
+            }
+            self.changes.push(Change::Added {
+                line: self.kept + 1,
+                text: text.clone(),
+            });
+            added.push(text);
+            self.kept += 1;
+        }
+        (added, end_last_line)
     }
 }
 

@@ -61,16 +61,7 @@ impl Module for ClusterNode {
     }
 
     fn run(params: Params, ctx: &mut Context<'_>) -> Result<Outcome, Failure> {
-        let target = params.name.trim();
-        if target.is_empty() {
-            return Err(Failure::new("name must be the name of the node to remove"));
-        }
-        if params.keep_guests && params.remove_directory {
-            return Err(Failure::new(
-                "keep_guests keeps the guests' configurations in /etc/pve/nodes/<name>, and \
-                 remove_directory removes that directory: give one of them",
-            ));
-        }
+        let target = checked_target(&params)?;
         let probe = probe::read(ctx.runner, Path::new(CLUSTER_CONF))?;
         if !probe.status.in_cluster {
             return Err(Failure::new(
@@ -142,22 +133,7 @@ impl Module for ClusterNode {
                 f
             }
         })?;
-        let after = read_conf().map_err(Failure::after_change)?;
-        let version_after = after.config_version();
-        if after
-            .nodes()
-            .iter()
-            .any(|n| n.name.as_deref() == Some(removal.node.as_str()))
-            || version_after <= version
-        {
-            return Err(Failure::new(format!(
-                "'pvecm delnode {}' ended, but {CLUSTER_CONF} still lists {} (config_version {}): \
-                 the node was not removed. See 'journalctl -u pve-cluster' and retry",
-                removal.node,
-                removal.node,
-                version_after.map_or("?".into(), |v| v.to_string())
-            )));
-        }
+        let version_after = confirm_removed(&removal, version)?;
         let expected = wait_for_expected_votes(ctx, &removal, params.timeout)
             .map_err(|msg| Failure::new(msg).after_change())?;
         let mut outcome = report(&removal, version, version_after);
@@ -268,6 +244,43 @@ fn wait_until_gone(ctx: &Context<'_>, removal: &Removal, timeout: u64) -> Result
         }
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// The node to remove, once the options are known to make sense.
+fn checked_target(params: &Params) -> Result<&str, Failure> {
+    let target = params.name.trim();
+    if target.is_empty() {
+        return Err(Failure::new("name must be the name of the node to remove"));
+    }
+    if params.keep_guests && params.remove_directory {
+        return Err(Failure::new(
+            "keep_guests keeps the guests' configurations in /etc/pve/nodes/<name>, and \
+             remove_directory removes that directory: give one of them",
+        ));
+    }
+    Ok(target)
+}
+
+/// Reads the config back after `pvecm delnode`: the node must be gone and
+/// the version raised. Returns the new version.
+fn confirm_removed(removal: &Removal, version: Option<u64>) -> Result<Option<u64>, Failure> {
+    let after = read_conf().map_err(Failure::after_change)?;
+    let version_after = after.config_version();
+    if after
+        .nodes()
+        .iter()
+        .any(|n| n.name.as_deref() == Some(removal.node.as_str()))
+        || version_after <= version
+    {
+        return Err(Failure::new(format!(
+            "'pvecm delnode {}' ended, but {CLUSTER_CONF} still lists {} (config_version {}): \
+             the node was not removed. See 'journalctl -u pve-cluster' and retry",
+            removal.node,
+            removal.node,
+            version_after.map_or("?".into(), |v| v.to_string())
+        )));
+    }
+    Ok(version_after)
 }
 
 fn outcome_diff(ctx: &Context<'_>, removal: &Removal) -> Option<serde_json::Value> {

@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::ansible::{ChangeToken, Context, Failure, Module, Opt, Outcome, Spec, Type};
 use crate::cmd::Cmd;
 use crate::probe;
-use crate::pve::corosync_conf::{CorosyncConf, CLUSTER_CONF};
+use crate::pve::corosync_conf::{CorosyncConf, QuorumDevice, CLUSTER_CONF};
 use crate::pve::qdevice::{self, Decision, Facts, Want};
 use crate::pve::status::ClusterView;
 
@@ -77,17 +77,14 @@ impl Module for ClusterQdevice {
                 return Err(Failure::new(msg).with("host", json!({"before": before_host})))
             }
             Decision::Ok(msg) => {
-                if want == Want::Present && !qdevice::voting(&probe.status) {
-                    ctx.warn(format!(
-                        "the QDevice at {address} is configured but casts no vote now (pvecm \
-                         status: {}); check corosync-qdevice on the nodes and corosync-qnetd on \
-                         the QNetd host",
-                        probe::summary(&probe.status)
-                    ));
-                }
-                let mut outcome = report(&probe.status, before_host.clone(), before_host);
-                outcome.msg = Some(msg);
-                return Ok(outcome);
+                return Ok(in_place(
+                    ctx,
+                    want,
+                    &address,
+                    &probe.status,
+                    before_host,
+                    msg,
+                ))
             }
             Decision::Setup(setup) => Some(qdevice::planned_device(&address, &setup)),
             Decision::Remove(_) => None,
@@ -108,16 +105,7 @@ impl Module for ClusterQdevice {
             let mut outcome = report(&probe.status, before_host.clone(), after_host);
             outcome.changed = true;
             outcome.diff = diff;
-            outcome.msg = Some(match &planned {
-                Some(d) => format!(
-                    "would set up a QDevice at {address} (algorithm {})",
-                    d.algorithm.as_deref().unwrap_or("?")
-                ),
-                None => format!(
-                    "would remove the QDevice at {}",
-                    before_host.as_deref().unwrap_or("an unknown host")
-                ),
-            });
+            outcome.msg = Some(would(&address, planned.as_ref(), before_host.as_deref()));
             return Ok(outcome);
         }
         let token = ctx.change_token()?;
@@ -130,15 +118,58 @@ impl Module for ClusterQdevice {
         let mut outcome = report(&status, before_host, after_host);
         outcome.changed = true;
         outcome.diff = diff;
-        outcome.msg = Some(match want {
-            Want::Present => format!(
-                "set up the QDevice at {address}; corosync expects {} votes and counts {}",
-                status.expected_votes.map_or("?".into(), |v| v.to_string()),
-                status.total_votes.map_or("?".into(), |v| v.to_string())
-            ),
-            Want::Absent => "removed the QDevice".into(),
-        });
+        outcome.msg = Some(done(want, &address, &status));
         Ok(outcome)
+    }
+}
+
+/// What was done, with the votes corosync counts after it.
+fn done(want: Want, address: &str, status: &ClusterView) -> String {
+    match want {
+        Want::Present => format!(
+            "set up the QDevice at {address}; corosync expects {} votes and counts {}",
+            status.expected_votes.map_or("?".into(), |v| v.to_string()),
+            status.total_votes.map_or("?".into(), |v| v.to_string())
+        ),
+        Want::Absent => "removed the QDevice".into(),
+    }
+}
+
+/// The result when the device is already as wanted: nothing changes, but
+/// a configured device that casts no vote is worth a warning.
+fn in_place(
+    ctx: &mut Context<'_>,
+    want: Want,
+    address: &str,
+    status: &ClusterView,
+    host: Option<String>,
+    msg: String,
+) -> Outcome {
+    if want == Want::Present && !qdevice::voting(status) {
+        ctx.warn(format!(
+            "the QDevice at {address} is configured but casts no vote now (pvecm \
+             status: {}); check corosync-qdevice on the nodes and corosync-qnetd on \
+             the QNetd host",
+            probe::summary(status)
+        ));
+    }
+    let mut outcome = report(status, host.clone(), host);
+    outcome.msg = Some(msg);
+    outcome
+}
+
+/// What check mode says it would do: set up `planned`, or remove the
+/// device at `before_host`.
+fn would(address: &str, planned: Option<&QuorumDevice>, before_host: Option<&str>) -> String {
+    match planned {
+        Some(d) => format!(
+            "would set up a QDevice at {address} (algorithm {})",
+            d.algorithm.as_deref().unwrap_or("?")
+        ),
+        None => format!(
+            "would remove the QDevice at {}",
+            before_host.unwrap_or("an unknown host")
+        ),
     }
 }
 

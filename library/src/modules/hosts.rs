@@ -70,16 +70,7 @@ impl Module for Hosts {
     }
 
     fn run(params: Params, ctx: &mut Context<'_>) -> Result<Outcome, Failure> {
-        let specs: Vec<NodeSpec> = params
-            .nodes
-            .into_iter()
-            .map(|n| NodeSpec {
-                ip: n.ip,
-                fqdn: n.fqdn,
-                name: n.name,
-                aliases: n.aliases.unwrap_or_default(),
-            })
-            .collect();
+        let specs = node_specs(params.nodes);
         let nodes = hosts::validate_nodes(&specs).map_err(|e| {
             Failure::new(e.to_string()).with(
                 "errors",
@@ -101,20 +92,7 @@ impl Module for Hosts {
         };
         // The new content stays edits of `before` until it is needed.
         let plan = hosts::plan_edits(&before, &nodes, &options);
-
-        for notice in &plan.notices {
-            match notice {
-                Notice::LocalNameOnLoopback {
-                    only_loopback: true,
-                    ..
-                } => {
-                    return Err(Failure::new(format!("{notice}; {path} was left unchanged"))
-                        .with("changes", &plan.changes)
-                        .with("path", path))
-                }
-                other => ctx.warn(other.to_string()),
-            }
-        }
+        heed_notices(ctx, &plan, path)?;
 
         // The whole file, twice, is only for the controller's diff mode.
         let diff = ctx.diff().then(|| {
@@ -125,42 +103,16 @@ impl Module for Hosts {
                 "after_header": path,
             })
         });
-        let mut outcome = Outcome {
+        let outcome = Outcome {
             changed: plan.changed(),
             diff,
             ..Outcome::default()
         };
-        let mut backup_file = None;
-        if plan.changed() && !ctx.check_mode() {
-            let token = ctx.change_token()?;
-            if params.backup && existed {
-                let backup = fsutil::backup_file(Path::new(path), &token)
-                    .map_err(|e| Failure::new(format!("{e}; {path} was left unchanged")))?;
-                backup_file = Some(backup.display().to_string());
-            }
-            let parts: Vec<&[u8]> = plan.pieces().into_iter().map(str::as_bytes).collect();
-            match fsutil::write_atomic_parts(
-                Path::new(path),
-                &parts,
-                &WriteOptions::default(),
-                &token,
-            ) {
-                Ok(report) => {
-                    for warning in report.warnings {
-                        ctx.warn(warning);
-                    }
-                }
-                Err(e) => {
-                    let mut failure = Failure::new(e.to_string())
-                        .with("changes", &plan.changes)
-                        .with("path", path);
-                    if let Some(backup) = &backup_file {
-                        failure = failure.with("backup_file", backup);
-                    }
-                    return Err(failure);
-                }
-            }
-        }
+        let backup_file = if plan.changed() && !ctx.check_mode() {
+            write_plan(ctx, &plan, path, params.backup && existed)?
+        } else {
+            None
+        };
 
         let resolution = if params.verify && state == State::Present {
             let planned = plan.content();
@@ -181,24 +133,119 @@ impl Module for Hosts {
         } else {
             Vec::new()
         };
+        let done = Done {
+            path,
+            plan: &plan,
+            resolution,
+            backup_file,
+        };
+        done.check_resolution(ctx.check_mode())?;
+        Ok(done.outcome(outcome, nodes.len(), state, ctx.check_mode()))
+    }
+}
 
-        let failed: Vec<&Row> = resolution
-            .iter()
-            .filter(|r| r.status == Status::Failed)
-            .collect();
-        if !failed.is_empty() {
-            let mut failure = Failure::new(verify_message(path, &plan, ctx.check_mode(), &failed))
+/// The nodes as the library's validation takes them.
+fn node_specs(nodes: Vec<NodeParam>) -> Vec<NodeSpec> {
+    nodes
+        .into_iter()
+        .map(|n| NodeSpec {
+            ip: n.ip,
+            fqdn: n.fqdn,
+            name: n.name,
+            aliases: n.aliases.unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// Fails on a local name that only resolves to loopback; warns of the
+/// other notices.
+fn heed_notices(ctx: &mut Context<'_>, plan: &Edits<'_>, path: &str) -> Result<(), Failure> {
+    for notice in &plan.notices {
+        match notice {
+            Notice::LocalNameOnLoopback {
+                only_loopback: true,
+                ..
+            } => {
+                return Err(Failure::new(format!("{notice}; {path} was left unchanged"))
+                    .with("changes", &plan.changes)
+                    .with("path", path))
+            }
+            other => ctx.warn(other.to_string()),
+        }
+    }
+    Ok(())
+}
+
+/// Writes the new content, after a backup when `backup`; returns the
+/// backup's path.
+fn write_plan(
+    ctx: &mut Context<'_>,
+    plan: &Edits<'_>,
+    path: &str,
+    backup: bool,
+) -> Result<Option<String>, Failure> {
+    let token = ctx.change_token()?;
+    let mut backup_file = None;
+    if backup {
+        let backup = fsutil::backup_file(Path::new(path), &token)
+            .map_err(|e| Failure::new(format!("{e}; {path} was left unchanged")))?;
+        backup_file = Some(backup.display().to_string());
+    }
+    let parts: Vec<&[u8]> = plan.pieces().into_iter().map(str::as_bytes).collect();
+    match fsutil::write_atomic_parts(Path::new(path), &parts, &WriteOptions::default(), &token) {
+        Ok(report) => {
+            for warning in report.warnings {
+                ctx.warn(warning);
+            }
+            Ok(backup_file)
+        }
+        Err(e) => {
+            let mut failure = Failure::new(e.to_string())
                 .with("changes", &plan.changes)
-                .with("resolution", &resolution)
                 .with("path", path);
             if let Some(backup) = &backup_file {
                 failure = failure.with("backup_file", backup);
             }
-            return Err(failure);
+            Err(failure)
         }
+    }
+}
 
-        outcome.msg = Some(summary(path, &plan, nodes.len(), state, ctx.check_mode()));
-        let pending = resolution
+/// What the run did, for its result.
+struct Done<'p, 'a> {
+    path: &'p str,
+    plan: &'p Edits<'a>,
+    resolution: Vec<Row>,
+    backup_file: Option<String>,
+}
+
+impl Done<'_, '_> {
+    /// Fails when a name does not resolve as the file says.
+    fn check_resolution(&self, check_mode: bool) -> Result<(), Failure> {
+        let failed: Vec<&Row> = self
+            .resolution
+            .iter()
+            .filter(|r| r.status == Status::Failed)
+            .collect();
+        if failed.is_empty() {
+            return Ok(());
+        }
+        let mut failure = Failure::new(verify_message(self.path, self.plan, check_mode, &failed))
+            .with("changes", &self.plan.changes)
+            .with("resolution", &self.resolution)
+            .with("path", self.path);
+        if let Some(backup) = &self.backup_file {
+            failure = failure.with("backup_file", backup);
+        }
+        Err(failure)
+    }
+
+    /// The successful result: the summary, the changes and the lookups.
+    fn outcome(self, outcome: Outcome, count: usize, state: State, check_mode: bool) -> Outcome {
+        let mut outcome = outcome;
+        outcome.msg = Some(summary(self.path, self.plan, count, state, check_mode));
+        let pending = self
+            .resolution
             .iter()
             .filter(|r| r.status == Status::Pending)
             .count();
@@ -210,13 +257,13 @@ impl Module for Hosts {
             }
         }
         outcome = outcome
-            .with("changes", &plan.changes)
-            .with("resolution", &resolution)
-            .with("path", path);
-        if let Some(backup) = backup_file {
+            .with("changes", &self.plan.changes)
+            .with("resolution", &self.resolution)
+            .with("path", self.path);
+        if let Some(backup) = self.backup_file {
             outcome = outcome.with("backup_file", backup);
         }
-        Ok(outcome)
+        outcome
     }
 }
 

@@ -73,87 +73,104 @@ impl Module for QuorumCheck {
     }
 
     fn run(params: Params, ctx: &mut Context<'_>) -> Result<Outcome, Failure> {
-        let expected_nodes = match params.expected_nodes {
-            None => None,
-            Some(n) if n >= 1 => usize::try_from(n).ok(),
-            Some(n) => {
-                return Err(Failure::new(format!(
-                    "expected_nodes must be at least 1, got {n}"
-                )))
-            }
-        };
-        let timeout = seconds(&params.timeout)?;
-        if timeout < 0 {
+        let (expectation, timeout, interval) = settings(params)?;
+        wait_until_healthy(ctx, &expectation, timeout, interval)
+    }
+}
+
+/// The expectation, the timeout and the interval, from checked options.
+fn settings(params: Params) -> Result<(Expectation, Duration, Duration), Failure> {
+    let expected_nodes = match params.expected_nodes {
+        None => None,
+        Some(n) if n >= 1 => usize::try_from(n).ok(),
+        Some(n) => {
             return Err(Failure::new(format!(
-                "timeout must be 0 or more seconds, got {timeout}"
-            )));
+                "expected_nodes must be at least 1, got {n}"
+            )))
         }
-        let interval = float_seconds(&params.interval);
-        if !(interval > 0.0 && interval <= 60.0) {
-            return Err(Failure::new(format!(
-                "interval must be more than 0 and at most 60 seconds, got {interval}"
-            )));
-        }
-        let expectation = Expectation {
-            cluster_name: params.cluster_name,
-            expected_nodes,
-            expected_members: params.expected_members.unwrap_or_default(),
-            require_all_online: params.require_all_online,
-        };
-        let timeout = Duration::from_secs(timeout.unsigned_abs());
-        let interval = Duration::from_secs_f64(interval);
-        let started = Instant::now();
-        let mut attempts = 0u32;
-        loop {
-            attempts += 1;
-            let verdict = probe::read(ctx.runner, Path::new(CLUSTER_CONF));
-            let waited = started.elapsed();
-            // The last check is made at the deadline, not an interval before it.
-            let out_of_time = waited >= timeout;
-            match verdict {
-                Ok(probe) => match assess(&probe.status, &expectation) {
-                    Health::Healthy => {
-                        for warning in probe.warnings {
-                            ctx.warn(warning);
-                        }
-                        return Ok(Outcome::unchanged(format!(
-                            "{} (checked {attempts} time(s) in {:.1} s)",
-                            probe::summary(&probe.status),
-                            waited.as_secs_f64()
-                        ))
-                        .with("healthy", true)
-                        .with("waited", round(waited))
-                        .with("attempts", attempts)
-                        .with("status", &probe.status));
+    };
+    let timeout = seconds(&params.timeout)?;
+    if timeout < 0 {
+        return Err(Failure::new(format!(
+            "timeout must be 0 or more seconds, got {timeout}"
+        )));
+    }
+    let interval = float_seconds(&params.interval);
+    if !(interval > 0.0 && interval <= 60.0) {
+        return Err(Failure::new(format!(
+            "interval must be more than 0 and at most 60 seconds, got {interval}"
+        )));
+    }
+    let expectation = Expectation {
+        cluster_name: params.cluster_name,
+        expected_nodes,
+        expected_members: params.expected_members.unwrap_or_default(),
+        require_all_online: params.require_all_online,
+    };
+    let timeout = Duration::from_secs(timeout.unsigned_abs());
+    let interval = Duration::from_secs_f64(interval);
+    Ok((expectation, timeout, interval))
+}
+
+/// Reads and assesses the cluster every `interval` until it is healthy or
+/// `timeout` has passed.
+fn wait_until_healthy(
+    ctx: &mut Context<'_>,
+    expectation: &Expectation,
+    timeout: Duration,
+    interval: Duration,
+) -> Result<Outcome, Failure> {
+    let started = Instant::now();
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        let verdict = probe::read(ctx.runner, Path::new(CLUSTER_CONF));
+        let waited = started.elapsed();
+        // The last check is made at the deadline, not an interval before it.
+        let out_of_time = waited >= timeout;
+        match verdict {
+            Ok(probe) => match assess(&probe.status, expectation) {
+                Health::Healthy => {
+                    for warning in probe.warnings {
+                        ctx.warn(warning);
                     }
-                    Health::Unhealthy { reasons, message } if out_of_time => {
-                        return Err(Failure::new(format!(
-                            "{message} (still so after {:.1} s and {attempts} check(s))",
-                            waited.as_secs_f64()
-                        ))
-                        .with("healthy", false)
-                        .with("reasons", reasons)
-                        .with("waited", round(waited))
-                        .with("attempts", attempts)
-                        .with("status", &probe.status));
-                    }
-                    Health::Unhealthy { .. } => {}
-                },
-                // A stopped or restarting corosync or pmxcfs may come back within the timeout.
-                Err(err @ (ProbeError::Parse { .. } | ProbeError::Command(_))) if out_of_time => {
-                    let failure: Failure = err.into();
-                    return Err(failure
-                        .with("healthy", false)
-                        .with("waited", round(waited))
-                        .with("attempts", attempts));
+                    return Ok(Outcome::unchanged(format!(
+                        "{} (checked {attempts} time(s) in {:.1} s)",
+                        probe::summary(&probe.status),
+                        waited.as_secs_f64()
+                    ))
+                    .with("healthy", true)
+                    .with("waited", round(waited))
+                    .with("attempts", attempts)
+                    .with("status", &probe.status));
                 }
-                Err(ProbeError::Command(err @ crate::cmd::CmdError::NotFound { .. })) => {
-                    return Err(err.into())
+                Health::Unhealthy { reasons, message } if out_of_time => {
+                    return Err(Failure::new(format!(
+                        "{message} (still so after {:.1} s and {attempts} check(s))",
+                        waited.as_secs_f64()
+                    ))
+                    .with("healthy", false)
+                    .with("reasons", reasons)
+                    .with("waited", round(waited))
+                    .with("attempts", attempts)
+                    .with("status", &probe.status));
                 }
-                Err(_) => {}
+                Health::Unhealthy { .. } => {}
+            },
+            // A stopped or restarting corosync or pmxcfs may come back within the timeout.
+            Err(err @ (ProbeError::Parse { .. } | ProbeError::Command(_))) if out_of_time => {
+                let failure: Failure = err.into();
+                return Err(failure
+                    .with("healthy", false)
+                    .with("waited", round(waited))
+                    .with("attempts", attempts));
             }
-            std::thread::sleep(interval.min(timeout.saturating_sub(started.elapsed())));
+            Err(ProbeError::Command(err @ crate::cmd::CmdError::NotFound { .. })) => {
+                return Err(err.into())
+            }
+            Err(_) => {}
         }
+        std::thread::sleep(interval.min(timeout.saturating_sub(started.elapsed())));
     }
 }
 

@@ -220,28 +220,7 @@ fn ensure_key(
 ) -> Result<Option<String>, Failure> {
     let private = key_file(ssh_dir, &params.key_type);
     let public = private.with_extension("pub");
-    let dir_meta = match fs::metadata(ssh_dir) {
-        Ok(meta) => Some(meta),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => return Err(io_failure("inspect", ssh_dir, &e)),
-    };
-    match &dir_meta {
-        None => {
-            changes.push(format!("created {} (mode 0700)", ssh_dir.display()));
-            if !ctx.check_mode() {
-                let token = ctx.change_token()?;
-                fsutil::create_dir_all(ssh_dir, Some(0o700), &token)
-                    .map_err(|e| io_failure("create", ssh_dir, &e))?;
-            }
-        }
-        Some(meta) if !meta.is_dir() => {
-            return Err(Failure::new(format!(
-                "{} is not a directory: move it away so that root's SSH files can live there",
-                ssh_dir.display()
-            )))
-        }
-        Some(_) => {}
-    }
+    ensure_ssh_dir(ssh_dir, ctx, changes)?;
 
     let private_meta = match fs::symlink_metadata(&private) {
         Ok(meta) => Some(meta),
@@ -249,23 +228,7 @@ fn ensure_key(
         Err(e) => return Err(io_failure("inspect", &private, &e)),
     };
     let Some(private_meta) = private_meta else {
-        changes.push(format!(
-            "generated {} ({})",
-            private.display(),
-            params.key_type
-        ));
-        if ctx.check_mode() {
-            return Ok(None);
-        }
-        let token = ctx.change_token()?;
-        if public.exists() {
-            // A public half without its private key is of no use, and
-            // ssh-keygen would stop to ask before overwriting it.
-            fsutil::remove_file(&public, &token).map_err(|e| io_failure("remove", &public, &e))?;
-        }
-        generate(params, &private, ctx, &token)?;
-        let text = fs::read_to_string(&public).map_err(|e| io_failure("read", &public, &e))?;
-        return parse_public(&public, &text).map(Some);
+        return generate_pair(params, &private, &public, ctx, changes);
     };
     if !private_meta.is_file() {
         return Err(Failure::new(format!(
@@ -289,47 +252,118 @@ fn ensure_key(
     match fs::read_to_string(&public) {
         Ok(text) => parse_public(&public, &text).map(Some),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            // ssh-keygen -y only reads; the file is written by us.
-            let out = ctx
-                .runner
-                .run(
-                    &Cmd::new("ssh-keygen")
-                        .args(["-y", "-f"])
-                        .arg(private.display().to_string()),
-                )
-                .map_err(keygen_failure)?;
-            if !out.success() && ctx.check_mode() && too_open {
-                // ssh-keygen refuses a key others can read; the real run
-                // makes it private first.
-                changes.push(format!("rebuilt {} from the private key", public.display()));
-                return Ok(None);
-            }
-            if !out.success() {
-                return Err(Failure::new(format!(
-                    "{} has no public half and ssh-keygen cannot derive it: {}",
-                    private.display(),
-                    out.stderr.trim()
-                ))
-                .with("stderr", &out.stderr));
-            }
-            let key = PublicKey::parse(&out.stdout).map_err(|e| Failure::new(e.to_string()))?;
-            changes.push(format!("rebuilt {} from the private key", public.display()));
-            if !ctx.check_mode() {
-                let token = ctx.change_token()?;
-                fsutil::write_atomic(
-                    &public,
-                    format!("{}\n", key.line()).as_bytes(),
-                    &WriteOptions {
-                        new_file_mode: 0o644,
-                    },
-                    &token,
-                )
-                .map_err(|e| Failure::new(e.to_string()))?;
-            }
-            Ok(Some(key.line()))
+            rebuild_public(&private, &public, too_open, ctx, changes)
         }
         Err(e) => Err(io_failure("read", &public, &e)),
     }
+}
+
+/// Root's SSH directory, created (mode 0700) when missing.
+fn ensure_ssh_dir(
+    ssh_dir: &Path,
+    ctx: &mut Context<'_>,
+    changes: &mut Vec<String>,
+) -> Result<(), Failure> {
+    let dir_meta = match fs::metadata(ssh_dir) {
+        Ok(meta) => Some(meta),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io_failure("inspect", ssh_dir, &e)),
+    };
+    match &dir_meta {
+        None => {
+            changes.push(format!("created {} (mode 0700)", ssh_dir.display()));
+            if !ctx.check_mode() {
+                let token = ctx.change_token()?;
+                fsutil::create_dir_all(ssh_dir, Some(0o700), &token)
+                    .map_err(|e| io_failure("create", ssh_dir, &e))?;
+            }
+        }
+        Some(meta) if !meta.is_dir() => {
+            return Err(Failure::new(format!(
+                "{} is not a directory: move it away so that root's SSH files can live there",
+                ssh_dir.display()
+            )))
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+/// A new key pair, for a missing private key; `None` in check mode.
+fn generate_pair(
+    params: &Params,
+    private: &Path,
+    public: &Path,
+    ctx: &mut Context<'_>,
+    changes: &mut Vec<String>,
+) -> Result<Option<String>, Failure> {
+    changes.push(format!(
+        "generated {} ({})",
+        private.display(),
+        params.key_type
+    ));
+    if ctx.check_mode() {
+        return Ok(None);
+    }
+    let token = ctx.change_token()?;
+    if public.exists() {
+        // A public half without its private key is of no use, and
+        // ssh-keygen would stop to ask before overwriting it.
+        fsutil::remove_file(public, &token).map_err(|e| io_failure("remove", public, &e))?;
+    }
+    generate(params, private, ctx, &token)?;
+    let text = fs::read_to_string(public).map_err(|e| io_failure("read", public, &e))?;
+    parse_public(public, &text).map(Some)
+}
+
+/// The public half of an existing private key, derived by ssh-keygen and
+/// written. `too_open`: the private key is yet to be made private, which
+/// ssh-keygen insists on.
+fn rebuild_public(
+    private: &Path,
+    public: &Path,
+    too_open: bool,
+    ctx: &mut Context<'_>,
+    changes: &mut Vec<String>,
+) -> Result<Option<String>, Failure> {
+    // ssh-keygen -y only reads; the file is written by us.
+    let out = ctx
+        .runner
+        .run(
+            &Cmd::new("ssh-keygen")
+                .args(["-y", "-f"])
+                .arg(private.display().to_string()),
+        )
+        .map_err(keygen_failure)?;
+    if !out.success() && ctx.check_mode() && too_open {
+        // ssh-keygen refuses a key others can read; the real run
+        // makes it private first.
+        changes.push(format!("rebuilt {} from the private key", public.display()));
+        return Ok(None);
+    }
+    if !out.success() {
+        return Err(Failure::new(format!(
+            "{} has no public half and ssh-keygen cannot derive it: {}",
+            private.display(),
+            out.stderr.trim()
+        ))
+        .with("stderr", &out.stderr));
+    }
+    let key = PublicKey::parse(&out.stdout).map_err(|e| Failure::new(e.to_string()))?;
+    changes.push(format!("rebuilt {} from the private key", public.display()));
+    if !ctx.check_mode() {
+        let token = ctx.change_token()?;
+        fsutil::write_atomic(
+            public,
+            format!("{}\n", key.line()).as_bytes(),
+            &WriteOptions {
+                new_file_mode: 0o644,
+            },
+            &token,
+        )
+        .map_err(|e| Failure::new(e.to_string()))?;
+    }
+    Ok(Some(key.line()))
 }
 
 fn keygen_failure(e: CmdError) -> Failure {

@@ -14,7 +14,6 @@
 //! `linknumber` (or `ringnumber`). A file PVE wrote renders back byte for byte.
 
 use serde::Serialize;
-use std::fmt;
 
 /// Where PVE keeps the cluster-wide corosync config (`pvecm create` writes
 /// it; pmxcfs shares it).
@@ -23,51 +22,31 @@ pub const CLUSTER_CONF: &str = "/etc/pve/corosync.conf";
 pub const LOCAL_CONF: &str = "/etc/corosync/corosync.conf";
 
 /// Why a `corosync.conf` text could not be read or edited.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfError {
     /// A `}` with no open section.
+    #[error("corosync.conf parse error on line {line}: unexpected '}}'")]
     UnexpectedClose { line: usize },
     /// A key without its `:` (PVE: `missing ':' after key`).
+    #[error("corosync.conf parse error on line {line}: missing ':' after key '{key}'")]
     MissingColon { line: usize, key: String },
     /// The text ends right after a key.
+    #[error("corosync.conf parse error on line {line}: no value for '{key}'")]
     MissingValue { line: usize, key: String },
     /// The text ends inside a section.
+    #[error("corosync.conf parse error: section '{name}' opened on line {line} is never closed")]
     UnclosedSection { name: String, line: usize },
     /// `bump_config_version` found no usable `totem.config_version`.
+    #[error(
+        "invalid corosync config: unable to read config version (totem.config_version missing or not a number)"
+    )]
     NoConfigVersion,
     /// A key or value that the writer cannot render so that it reads back the same.
+    #[error(
+        "invalid corosync.conf {what} '{value}': it must be one word without whitespace, '{{', '}}' or '#'"
+    )]
     InvalidToken { what: &'static str, value: String },
 }
-
-impl fmt::Display for ConfError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConfError::UnexpectedClose { line } => {
-                write!(f, "corosync.conf parse error on line {line}: unexpected '}}'")
-            }
-            ConfError::MissingColon { line, key } => {
-                write!(f, "corosync.conf parse error on line {line}: missing ':' after key '{key}'")
-            }
-            ConfError::MissingValue { line, key } => {
-                write!(f, "corosync.conf parse error on line {line}: no value for '{key}'")
-            }
-            ConfError::UnclosedSection { name, line } => write!(
-                f,
-                "corosync.conf parse error: section '{name}' opened on line {line} is never closed"
-            ),
-            ConfError::NoConfigVersion => write!(
-                f,
-                "invalid corosync config: unable to read config version (totem.config_version missing or not a number)"
-            ),
-            ConfError::InvalidToken { what, value } => write!(
-                f,
-                "invalid corosync.conf {what} '{value}': it must be one word without whitespace, '{{', '}}' or '#'"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for ConfError {}
 
 /// One item of a section, in file order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

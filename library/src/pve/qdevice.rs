@@ -67,43 +67,63 @@ pub fn decide(f: &Facts<'_>) -> Decision {
         );
     }
     let configured = f.device.map(|d| d.host.clone().unwrap_or_default());
+    if let Some(settled) = settled(f, configured.as_deref()) {
+        return settled;
+    }
+    if let Some(refusal) = not_ready(status) {
+        return refusal;
+    }
+    match f.want {
+        Want::Absent => Decision::Remove(configured.filter(|h| !h.is_empty())),
+        Want::Present => setup(status, f.force),
+    }
+}
+
+/// The answer before the cluster's state matters: a bad address, the
+/// device already there (or another one), nothing to remove.
+fn settled(f: &Facts<'_>, configured: Option<&str>) -> Option<Decision> {
     match f.want {
         Want::Present => {
             if f.address.parse::<IpAddr>().is_err() {
-                return Decision::Refuse(format!(
+                return Some(Decision::Refuse(format!(
                     "address '{}' is not an IP address: pvecm qdevice setup takes the QNetd \
                      host's IP address",
                     f.address
-                ));
+                )));
             }
-            if let Some(host) = &configured {
-                if same_address(host, f.address) {
-                    return Decision::Ok(format!("a QDevice at {host} is already configured"));
-                }
-                return Decision::Refuse(format!(
-                    "a QDevice at {} is already configured, not at {}: remove it first \
-                     (state: absent), then set up the new one",
-                    if host.is_empty() {
-                        "an unknown host"
-                    } else {
-                        host
-                    },
-                    f.address
-                ));
+            let host = configured?;
+            if same_address(host, f.address) {
+                return Some(Decision::Ok(format!(
+                    "a QDevice at {host} is already configured"
+                )));
             }
+            Some(Decision::Refuse(format!(
+                "a QDevice at {} is already configured, not at {}: remove it first \
+                 (state: absent), then set up the new one",
+                if host.is_empty() {
+                    "an unknown host"
+                } else {
+                    host
+                },
+                f.address
+            )))
         }
-        Want::Absent => {
-            if configured.is_none() {
-                return Decision::Ok("no QDevice is configured".into());
-            }
+        Want::Absent if configured.is_none() => {
+            Some(Decision::Ok("no QDevice is configured".into()))
         }
+        Want::Absent => None,
     }
+}
+
+/// Why pvecm would refuse to change the device now: no quorum, or a
+/// member offline.
+fn not_ready(status: &ClusterView) -> Option<Decision> {
     if !status.quorate {
-        return Decision::Refuse(
+        return Some(Decision::Refuse(
             "the cluster is not quorate here: pvecm changes corosync.conf only with quorum; \
              bring the cluster back first"
                 .into(),
-        );
+        ));
     }
     let offline: Vec<String> = status
         .nodes
@@ -116,33 +136,34 @@ pub fn decide(f: &Facts<'_>) -> Decision {
         })
         .collect();
     if !offline.is_empty() {
-        return Decision::Refuse(format!(
+        return Some(Decision::Refuse(format!(
             "every member must be online (pvecm: \"All nodes must be online!\"); offline: {}",
             offline.join(", ")
-        ));
+        )));
     }
-    match f.want {
-        Want::Absent => Decision::Remove(configured.filter(|h| !h.is_empty())),
-        Want::Present => {
-            if status.node_count % 2 == 1 {
-                if !f.force {
-                    return Decision::Refuse(format!(
-                        "the cluster has {} nodes; {ODD_COUNT_REASON}. Set force to set it up \
-                         anyway (algorithm lms)",
-                        status.node_count
-                    ));
-                }
-                return Decision::Setup(Setup {
-                    algorithm: "lms",
-                    votes: None,
-                });
-            }
-            Decision::Setup(Setup {
-                algorithm: "ffsplit",
-                votes: Some(1),
-            })
+    None
+}
+
+/// The setup for the cluster's node count: `ffsplit` for an even one,
+/// `lms` for an odd one only when forced.
+fn setup(status: &ClusterView, force: bool) -> Decision {
+    if status.node_count % 2 == 1 {
+        if !force {
+            return Decision::Refuse(format!(
+                "the cluster has {} nodes; {ODD_COUNT_REASON}. Set force to set it up \
+                 anyway (algorithm lms)",
+                status.node_count
+            ));
         }
+        return Decision::Setup(Setup {
+            algorithm: "lms",
+            votes: None,
+        });
     }
+    Decision::Setup(Setup {
+        algorithm: "ffsplit",
+        votes: Some(1),
+    })
 }
 
 /// Whether two spellings name one address (`10.0.0.5` and `10.0.0.05`

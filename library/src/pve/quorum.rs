@@ -4,7 +4,7 @@
 //! `Expected votes`, `Quorum`), never recomputed, so QDevice votes, `two_node`
 //! and `pvecm expected` overrides count exactly as corosync counts them.
 
-use super::status::ClusterView;
+use super::status::{ClusterView, NodeStatus};
 use serde::Serialize;
 
 /// What the user expects of the cluster. Every field is optional: the
@@ -105,42 +105,73 @@ pub fn assess(status: &ClusterView, exp: &Expectation) -> Health {
         reasons.push(not_quorate_reason(status));
     }
 
-    let label_of = |n: &super::status::NodeStatus| n.label();
-    let known: Vec<String> = status.nodes.iter().map(label_of).collect();
+    let known: Vec<String> = status.nodes.iter().map(NodeStatus::label).collect();
+    reasons.extend(node_count_reason(status, exp, &known));
+    reasons.extend(absent_reason(status, exp, &known));
 
-    if let Some(want) = exp.expected_nodes {
-        if status.node_count != want {
-            let mut reason = format!("expected {want} nodes, cluster has {}", status.node_count);
-            let missing: Vec<&str> = exp
-                .expected_members
-                .iter()
-                .filter(|m| !known.iter().any(|k| k == *m))
-                .map(String::as_str)
-                .collect();
-            let extra: Vec<&str> = if exp.expected_members.is_empty() {
-                Vec::new()
-            } else {
-                known
-                    .iter()
-                    .filter(|k| !exp.expected_members.iter().any(|m| m == *k))
-                    .map(String::as_str)
-                    .collect()
-            };
-            let mut parts = Vec::new();
-            if !missing.is_empty() {
-                parts.push(format!("missing {}", missing.join(", ")));
-            }
-            if !extra.is_empty() {
-                parts.push(format!("unexpected {}", extra.join(", ")));
-            }
-            if !parts.is_empty() {
-                reason.push_str(": ");
-                reason.push_str(&parts.join("; "));
-            }
-            reasons.push(reason);
-        }
+    let offline_members: Vec<String> = status
+        .nodes
+        .iter()
+        .filter(|n| !n.online && exp.expected_members.iter().any(|m| *m == n.label()))
+        .map(NodeStatus::label)
+        .collect();
+    if !offline_members.is_empty() {
+        reasons.push(format!(
+            "expected members offline: {}",
+            offline_members.join(", ")
+        ));
     }
 
+    if exp.require_all_online {
+        all_online_reasons(status, &offline_members, &mut reasons);
+    }
+
+    if reasons.is_empty() {
+        Health::Healthy
+    } else {
+        unhealthy(reasons)
+    }
+}
+
+/// The node count differs from the expected one: which expected members
+/// are missing and which members are unexpected.
+fn node_count_reason(status: &ClusterView, exp: &Expectation, known: &[String]) -> Option<String> {
+    let want = exp.expected_nodes?;
+    if status.node_count == want {
+        return None;
+    }
+    let mut reason = format!("expected {want} nodes, cluster has {}", status.node_count);
+    let missing: Vec<&str> = exp
+        .expected_members
+        .iter()
+        .filter(|m| !known.iter().any(|k| k == *m))
+        .map(String::as_str)
+        .collect();
+    let extra: Vec<&str> = if exp.expected_members.is_empty() {
+        Vec::new()
+    } else {
+        known
+            .iter()
+            .filter(|k| !exp.expected_members.iter().any(|m| m == *k))
+            .map(String::as_str)
+            .collect()
+    };
+    let mut parts = Vec::new();
+    if !missing.is_empty() {
+        parts.push(format!("missing {}", missing.join(", ")));
+    }
+    if !extra.is_empty() {
+        parts.push(format!("unexpected {}", extra.join(", ")));
+    }
+    if !parts.is_empty() {
+        reason.push_str(": ");
+        reason.push_str(&parts.join("; "));
+    }
+    Some(reason)
+}
+
+/// Expected members that are not in the cluster.
+fn absent_reason(status: &ClusterView, exp: &Expectation, known: &[String]) -> Option<String> {
     let absent: Vec<&str> = exp
         .expected_members
         .iter()
@@ -152,55 +183,39 @@ pub fn assess(status: &ClusterView, exp: &Expectation) -> Health {
         .expected_nodes
         .is_some_and(|want| want != status.node_count);
     if !absent.is_empty() && !count_reason_named_them {
-        reasons.push(format!(
+        return Some(format!(
             "expected members not in the cluster: {}",
             absent.join(", ")
         ));
     }
+    None
+}
 
-    let offline_members: Vec<String> = status
+/// With `require_all_online`: offline nodes besides the expected members
+/// already named, an idle QDevice, missing votes.
+fn all_online_reasons(status: &ClusterView, offline_members: &[String], reasons: &mut Vec<String>) {
+    let offline: Vec<String> = status
         .nodes
         .iter()
-        .filter(|n| !n.online && exp.expected_members.iter().any(|m| *m == n.label()))
-        .map(label_of)
+        .filter(|n| !n.online && !offline_members.contains(&n.label()))
+        .map(NodeStatus::label)
         .collect();
-    if !offline_members.is_empty() {
-        reasons.push(format!(
-            "expected members offline: {}",
-            offline_members.join(", ")
-        ));
+    // A non-quorate reason already lists every offline node.
+    if !offline.is_empty() && status.quorate {
+        reasons.push(format!("nodes offline: {}", offline.join(", ")));
     }
-
-    if exp.require_all_online {
-        let offline: Vec<String> = status
-            .nodes
-            .iter()
-            .filter(|n| !n.online && !offline_members.contains(&n.label()))
-            .map(label_of)
-            .collect();
-        // A non-quorate reason already lists every offline node.
-        if !offline.is_empty() && status.quorate {
-            reasons.push(format!("nodes offline: {}", offline.join(", ")));
-        }
-        let qdevice_idle = status
-            .qdevice
-            .as_ref()
-            .is_some_and(|q| q.casting == Some(false));
-        if qdevice_idle && status.quorate {
-            reasons.push("the QDevice is not voting".to_string());
-        }
-        if let (Some(total), Some(expected)) = (status.total_votes, status.expected_votes) {
-            let all_online = status.nodes.iter().all(|n| n.online);
-            if total < expected && all_online && !qdevice_idle && status.quorate {
-                reasons.push(format!("{total} of {expected} votes present"));
-            }
-        }
+    let qdevice_idle = status
+        .qdevice
+        .as_ref()
+        .is_some_and(|q| q.casting == Some(false));
+    if qdevice_idle && status.quorate {
+        reasons.push("the QDevice is not voting".to_string());
     }
-
-    if reasons.is_empty() {
-        Health::Healthy
-    } else {
-        unhealthy(reasons)
+    if let (Some(total), Some(expected)) = (status.total_votes, status.expected_votes) {
+        let all_online = status.nodes.iter().all(|n| n.online);
+        if total < expected && all_online && !qdevice_idle && status.quorate {
+            reasons.push(format!("{total} of {expected} votes present"));
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 //! reinstalling it ("Separate a Node Without Reinstalling"). Pure: it
 //! judges what was read.
 
-use crate::pve::corosync_conf::CorosyncConf;
+use crate::pve::corosync_conf::{ConfNode, CorosyncConf};
 use crate::pve::status::ClusterView;
 
 /// What the decision reads.
@@ -76,48 +76,96 @@ pub fn decide(f: &Facts<'_>) -> Decision {
             "{name} has no nodeid in /etc/pve/corosync.conf; fix the file before removing the node"
         ));
     };
-    if !f.status.corosync_running || !f.status.quorate {
-        return Decision::Refuse(format!(
-            "the cluster is not quorate on this node, and Proxmox VE changes its configuration only \
-             with quorum; restore quorum (see 'pvecm status'), then remove {name}"
-        ));
-    }
     let online = f
         .status
         .nodes
         .iter()
         .any(|n| n.nodeid == nodeid && n.online);
-    if online && !f.separate {
-        return Decision::Refuse(format!(
+    let leaving = Leaving {
+        votes: node.votes(),
+        address: node.ring0_addr().map(str::to_string),
+        name,
+        nodeid,
+        online,
+    };
+    if let Some(reason) = not_now(f, &leaving) {
+        return Decision::Refuse(reason);
+    }
+    removal(f, &nodes, leaving)
+}
+
+/// The node to remove, as the nodelist and the membership show it.
+struct Leaving {
+    name: String,
+    nodeid: u32,
+    votes: u32,
+    online: bool,
+    /// Its `ring0_addr`, where a separation reaches it over SSH.
+    address: Option<String>,
+}
+
+/// Why the node cannot be removed now: no quorum, a QDevice, the node
+/// online (or, to separate it, offline or without an address), guests left
+/// on it.
+fn not_now(f: &Facts<'_>, leaving: &Leaving) -> Option<String> {
+    let name = &leaving.name;
+    if !f.status.corosync_running || !f.status.quorate {
+        return Some(format!(
+            "the cluster is not quorate on this node, and Proxmox VE changes its configuration only \
+             with quorum; restore quorum (see 'pvecm status'), then remove {name}"
+        ));
+    }
+    if f.status.qdevice.as_ref().is_some_and(|q| q.present) {
+        // pve-docs pvecm.adoc, "Adding/Deleting Nodes After QDevice Setup".
+        return Some(format!(
+            "the cluster has a QDevice, and Proxmox VE's documentation says to remove it before a \
+             node leaves: remove it (pve_cluster_qdevice with state absent), then remove {name}, \
+             and set the QDevice up again once the node count is even"
+        ));
+    }
+    if leaving.online && !f.separate {
+        return Some(format!(
             "{name} is still an online member of the cluster: power it off first, as Proxmox VE's \
              procedure says (a removed node must not come back to the cluster network as it is; \
              reinstall it, or separate it from the cluster, before it runs again); or give \
              separate: true to separate it now and keep it as a standalone node"
         ));
     }
-    if f.separate && !online {
-        return Decision::Refuse(format!(
+    if f.separate && !leaving.online {
+        return Some(format!(
             "{name} is not online in the cluster, and separating it runs Proxmox VE's steps on \
              {name} itself: start it and let it rejoin (see 'pvecm status'), then retry; if it \
              was separated already, remove it without separate (with keep_guests if \
              /etc/pve/nodes/{name} still holds its guests)"
         ));
     }
-    let address = node.ring0_addr().map(str::to_string);
-    if f.separate && address.is_none() {
-        return Decision::Refuse(format!(
+    if f.separate && leaving.address.is_none() {
+        return Some(format!(
             "{name} has no ring0_addr in /etc/pve/corosync.conf, and separating it needs that \
              address to reach it over SSH; fix the file, or power it off and remove it without \
              separate"
         ));
     }
     if !f.guests.is_empty() && !f.separate {
-        return Decision::Refuse(format!(
+        return Some(format!(
             "{name} still has guests in /etc/pve/nodes/{name}: {}; migrate them to a node that \
              stays (or back them up and remove them), then remove {name}",
             f.guests.join(", ")
         ));
     }
+    None
+}
+
+/// The removal, with the members and the expected votes after it; refused
+/// when the votes present would not reach the quorum it leaves.
+fn removal(f: &Facts<'_>, nodes: &[ConfNode], leaving: Leaving) -> Decision {
+    let Leaving {
+        name,
+        nodeid,
+        votes,
+        online,
+        address,
+    } = leaving;
     let members_before: Vec<String> = nodes.iter().filter_map(|n| n.name.clone()).collect();
     let members_after: Vec<String> = members_before
         .iter()
@@ -138,7 +186,7 @@ pub fn decide(f: &Facts<'_>) -> Decision {
         .sum::<u32>()
         + qdevice_votes;
     // A separated node leaves with its votes; an offline one has none present.
-    let leaving_votes = if online { node.votes() } else { 0 };
+    let leaving_votes = if online { votes } else { 0 };
     let online_votes = f
         .status
         .total_votes
@@ -384,6 +432,33 @@ mod tests {
             separate: false,
         };
         assert!(refusal(decide(&f)).contains("not quorate"));
+    }
+
+    #[test]
+    fn a_cluster_with_a_qdevice_loses_it_before_a_node_leaves() {
+        // pve-docs pvecm.adoc, "Adding/Deleting Nodes After QDevice Setup".
+        let c = conf(&[("pve1", 1), ("pve2", 2), ("pve3", 3), ("pve4", 4)]);
+        let mut s = status(&[1, 2, 3], &[1, 2, 3, 4]);
+        s.qdevice = Some(crate::pve::status::QdeviceStatus {
+            present: true,
+            votes: Some(1),
+            state: Some("A,V,NMW".into()),
+            casting: Some(true),
+        });
+        let d = decide(&Facts {
+            me: "pve1",
+            target: "pve4",
+            status: &s,
+            conf: &c,
+            guests: vec![],
+            separate: false,
+        });
+        let msg = refusal(d);
+        assert!(msg.starts_with("the cluster has a QDevice"), "{msg}");
+        assert!(
+            msg.contains("pve_cluster_qdevice with state absent"),
+            "{msg}"
+        );
     }
 
     #[test]

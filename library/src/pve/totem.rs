@@ -3,8 +3,6 @@
 //! move the copy into place once. Pure: the module does the reading and the
 //! writing; this decides what to write and what to say when writing fails.
 
-use std::fmt;
-
 use serde_json::{Map, Value};
 
 use super::corosync_conf::{ConfError, CorosyncConf};
@@ -46,43 +44,27 @@ pub enum Setting {
 }
 
 /// Why the settings cannot be applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TotemError {
     /// `totem` names no setting.
+    #[error("totem is empty: give at least one totem setting, e.g. {{token: 10000}}")]
     Empty,
     /// A key that Proxmox VE manages.
+    #[error("totem.{key} cannot be set with this module: {reason}")]
     Managed { key: String, reason: &'static str },
     /// A value that is not one word: a dict, a list, a float or null.
+    #[error("totem.{key} must be a single value (a string, an integer or a boolean), not {kind}")]
     NotAValue { key: String, kind: &'static str },
     /// A key or value that cannot be written as one corosync token.
+    #[error("totem.{key}: {error}")]
     Invalid { key: String, error: ConfError },
     /// The file does not parse.
+    #[error("{0}")]
     Parse(ConfError),
     /// The file has no usable `totem.config_version`.
+    #[error("{0}")]
     NoConfigVersion(ConfError),
 }
-
-impl fmt::Display for TotemError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TotemError::Empty => write!(
-                f,
-                "totem is empty: give at least one totem setting, e.g. {{token: 10000}}"
-            ),
-            TotemError::Managed { key, reason } => {
-                write!(f, "totem.{key} cannot be set with this module: {reason}")
-            }
-            TotemError::NotAValue { key, kind } => write!(
-                f,
-                "totem.{key} must be a single value (a string, an integer or a boolean), not {kind}"
-            ),
-            TotemError::Invalid { key, error } => write!(f, "totem.{key}: {error}"),
-            TotemError::Parse(error) | TotemError::NoConfigVersion(error) => write!(f, "{error}"),
-        }
-    }
-}
-
-impl std::error::Error for TotemError {}
 
 /// Reads the module's `totem` option: key → value, in the given order.
 pub fn settings_from_json(

@@ -8,8 +8,6 @@ mod known_hosts;
 
 pub use known_hosts::{plan_known_hosts, HostEntry, KnownHostsPlan};
 
-use std::fmt;
-
 /// The key types OpenSSH accepts in `authorized_keys` and `known_hosts`.
 const KEY_TYPES: &[&str] = &[
     "ssh-ed25519",
@@ -42,14 +40,9 @@ pub struct PublicKey {
 }
 
 /// Why a text is not a public key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct KeyError(pub String);
-
-impl fmt::Display for KeyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 impl PublicKey {
     /// Parses `type base64 [comment]` and checks that the base64 decodes to

@@ -82,49 +82,13 @@ fn standing(
     let group = input.group.as_str();
     let deferred = s.unread() && s.reason.as_deref() == Some("name_not_resolvable");
     if s.unread() && !(deferred && input.manage_hosts) {
-        let msg = s.msg.clone().unwrap_or_else(|| "no result".to_string());
-        let why = match s.reason.as_deref() {
-            Some("name_not_resolvable") => format!(
-                "{host}: its cluster state cannot be read: {msg}. pve_cluster_manage_hosts is false, \
-                 so the role does not fix /etc/hosts: fix it, or let the role manage it"
-            ),
-            _ => format!(
-                "{host}: cannot read the cluster state: {msg}. The role needs Proxmox VE nodes with \
-                 pvecm installed and pve-cluster (pmxcfs) running"
-            ),
-        };
-        found.refuse(host, why);
+        found.refuse(host, unread_reason(host, s));
         return (Standing::Refused, false);
     }
     if deferred {
         // pmxcfs waits for /etc/hosts; the node's own corosync config
         // still tells whether it is in a cluster.
-        return match &s.local_config {
-            None => (Standing::Standalone, true),
-            Some(conf)
-                if conf.cluster_name.as_deref() == Some(target)
-                    && conf.nodes.contains(&node.name) =>
-            {
-                (Standing::Member { finished: true }, true)
-            }
-            Some(conf) => {
-                let other = conf
-                    .cluster_name
-                    .clone()
-                    .unwrap_or_else(|| "(unnamed)".into());
-                let what = "read from its /etc/corosync/corosync.conf";
-                if other == target {
-                    found.refuse(host, format!(
-                        "{host}: its /etc/corosync/corosync.conf is for cluster '{target}' but does not list \
-                         it: a join that stopped halfway. Separate the node ('Separate a node without \
-                         reinstalling' in the Proxmox VE admin guide), then run again"
-                    ));
-                } else {
-                    found.refuse(host, other_cluster(host, what, &other, target, group));
-                }
-                (Standing::Refused, true)
-            }
-        };
+        return (local_standing(input, node, s, found), true);
     }
     if s.in_cluster != Some(true) {
         return (Standing::Standalone, false);
@@ -151,6 +115,61 @@ fn standing(
         },
         false,
     )
+}
+
+/// Why a node whose cluster state could not be read is refused.
+fn unread_reason(host: &str, s: &StatusReport) -> String {
+    let msg = s.msg.clone().unwrap_or_else(|| "no result".to_string());
+    match s.reason.as_deref() {
+        Some("name_not_resolvable") => format!(
+            "{host}: its cluster state cannot be read: {msg}. pve_cluster_manage_hosts is false, \
+             so the role does not fix /etc/hosts: fix it, or let the role manage it"
+        ),
+        _ => format!(
+            "{host}: cannot read the cluster state: {msg}. The role needs Proxmox VE nodes with \
+             pvecm installed and pve-cluster (pmxcfs) running"
+        ),
+    }
+}
+
+/// Where a node whose pmxcfs waits for `/etc/hosts` stands, from its own
+/// corosync config; refusals go to `found`.
+fn local_standing(
+    input: &Input,
+    node: &TableNode,
+    s: &StatusReport,
+    found: &mut Found,
+) -> Standing {
+    let host = node.host.as_str();
+    let target = input.cluster_name.as_str();
+    match &s.local_config {
+        None => Standing::Standalone,
+        Some(conf)
+            if conf.cluster_name.as_deref() == Some(target) && conf.nodes.contains(&node.name) =>
+        {
+            Standing::Member { finished: true }
+        }
+        Some(conf) => {
+            let other = conf
+                .cluster_name
+                .clone()
+                .unwrap_or_else(|| "(unnamed)".into());
+            let what = "read from its /etc/corosync/corosync.conf";
+            if other == target {
+                found.refuse(host, format!(
+                    "{host}: its /etc/corosync/corosync.conf is for cluster '{target}' but does not list \
+                     it: a join that stopped halfway. Separate the node ('Separate a node without \
+                     reinstalling' in the Proxmox VE admin guide), then run again"
+                ));
+            } else {
+                found.refuse(
+                    host,
+                    other_cluster(host, what, &other, target, input.group.as_str()),
+                );
+            }
+            Standing::Refused
+        }
+    }
 }
 
 /// Decides the first node, the joiners and the health at the start.
