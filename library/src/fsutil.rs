@@ -1,5 +1,20 @@
 //! Writing files safely: atomic replacement that keeps mode and owner, an
 //! in-place fallback for bind-mounted files, and Ansible-style backups.
+//!
+//! Every writer takes a [`ChangeToken`](crate::change::ChangeToken), so
+//! nothing writes a file without one:
+//!
+//! ```compile_fail
+//! use pve_cluster::fsutil::{write_atomic, WriteOptions};
+//! write_atomic(std::path::Path::new("/etc/hosts"), b"", &WriteOptions::default());
+//! ```
+//!
+//! and a token cannot be made here, only granted by the module context
+//! outside check mode:
+//!
+//! ```compile_fail
+//! let token = pve_cluster::change::ChangeToken(());
+//! ```
 
 use crate::change::ChangeToken;
 use std::fs::{self, File, OpenOptions};

@@ -1,18 +1,20 @@
-//! The shared crate behind every module binary.
+//! The Proxmox VE cluster crate behind every module binary.
 //!
-//! `change` holds the [`change::ChangeToken`] every change of the node needs;
-//! `ansible` speaks Ansible's binary-module protocol (args file in, one JSON
-//! object out); `cmd` is the only place that starts processes; `pve` holds
-//! the pure Proxmox VE logic (parsers and planners over captured text);
-//! `hosts` models `/etc/hosts`; `resolve` judges what the resolver answers
-//! for it; `fsutil` writes files safely; `lock` keeps two runs on one node
-//! apart; `cluster_lock` takes Proxmox VE's cluster-wide lock in `/etc/pve`; `modules` holds the modules themselves, the glue that reads
-//! state, plans, stops in check mode and applies.
+//! It builds on [`ansible_module`], re-exported here as `ansible` (Ansible's
+//! binary-module protocol), `cmd` (the only place that starts processes) and
+//! `change` (the [`change::ChangeToken`] every change of the node needs).
+//! `pve` holds the pure Proxmox VE logic (parsers and planners over captured
+//! text); `probe` reads `pvecm` and `corosync.conf` for it; `hosts` models
+//! `/etc/hosts`; `resolve` judges what the resolver answers for it; `ssh`
+//! plans root's SSH files; `node` reads the node's identity; `fsutil` writes
+//! files safely; `lock` keeps two runs on one node apart; `cluster_lock`
+//! takes Proxmox VE's cluster-wide lock in `/etc/pve`; `modules` holds the
+//! modules themselves, the glue that reads state, plans, stops in check mode
+//! and applies.
 
-pub mod ansible;
-pub mod change;
+pub use ansible_module::{ansible, change, cmd};
+
 pub mod cluster_lock;
-pub mod cmd;
 pub mod fsutil;
 pub mod hosts;
 pub mod lock;

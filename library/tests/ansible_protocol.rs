@@ -3,8 +3,8 @@
 //! support check mode. The real modules have neither a secret option nor a
 //! lack of check-mode support, so these paths are proven here.
 
-use library::ansible::{execute, Context, Failure, Module, Opt, Outcome, Spec, Type};
-use library::cmd::FakeRunner;
+use pve_cluster::ansible::{execute, Context, Failure, Module, Opt, Outcome, Spec, Type};
+use pve_cluster::cmd::FakeRunner;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 

@@ -7,9 +7,9 @@
 
 mod common;
 use common::cases;
-use library::ansible::{execute, Context, Failure, Module, Opt, Outcome, Spec, Type};
-use library::cmd::FakeRunner;
 use proptest::prelude::*;
+use pve_cluster::ansible::{execute, Context, Failure, Module, Opt, Outcome, Spec, Type};
+use pve_cluster::cmd::FakeRunner;
 use serde_json::{json, Map, Value};
 
 /// A module exercising every feature of the spec. It echoes its parameters

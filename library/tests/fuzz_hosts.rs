@@ -7,12 +7,12 @@
 
 mod common;
 use common::cases;
-use library::hosts::{
+use proptest::prelude::*;
+use proptest::sample::select;
+use pve_cluster::hosts::{
     is_loopback, parse_entry, plan, validate_nodes, Change, HostsFile, Node, NodeSpec, Notice,
     Options, Plan, State,
 };
-use proptest::prelude::*;
-use proptest::sample::select;
 
 const IPS: &[&str] = &[
     "10.0.0.1",

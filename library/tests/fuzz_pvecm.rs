@@ -10,12 +10,12 @@ use common::cases;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use library::pve::corosync_conf::{CorosyncConf, Entry, Section};
-use library::pve::status::{
-    parse_nodes, parse_status, ClusterView, Membership, NodeState, NodesReport, StatusReport,
-};
 use proptest::prelude::*;
 use proptest::sample::{select, Index};
+use pve_cluster::pve::corosync_conf::{CorosyncConf, Entry, Section};
+use pve_cluster::pve::status::{
+    parse_nodes, parse_status, ClusterView, Membership, NodeState, NodesReport, StatusReport,
+};
 
 struct Fixtures {
     status: Vec<String>,

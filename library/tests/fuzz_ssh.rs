@@ -8,12 +8,12 @@
 
 mod common;
 use common::cases;
-use library::ssh::digest::{base64_encode, hmac_sha1};
-use library::ssh::{
-    authorized_key_of, plan_authorized_keys, plan_known_hosts, HostEntry, PublicKey,
-};
 use proptest::prelude::*;
 use proptest::sample::select;
+use pve_cluster::ssh::digest::{base64_encode, hmac_sha1};
+use pve_cluster::ssh::{
+    authorized_key_of, plan_authorized_keys, plan_known_hosts, HostEntry, PublicKey,
+};
 
 const TYPES: &[&str] = &["ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256"];
 const NAMES: &[&str] = &[
@@ -43,7 +43,7 @@ fn key(kind: &str, fill: u8) -> PublicKey {
 fn names(pattern: &str, name: &str) -> bool {
     match pattern.strip_prefix("|1|").and_then(|h| h.split_once('|')) {
         Some((salt, mac)) => {
-            let salt = library::ssh::digest::base64_decode(salt).unwrap_or_default();
+            let salt = pve_cluster::ssh::digest::base64_decode(salt).unwrap_or_default();
             base64_encode(&hmac_sha1(&salt, name.as_bytes())) == mac
         }
         None => pattern.eq_ignore_ascii_case(name),

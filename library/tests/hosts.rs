@@ -7,7 +7,7 @@
 use std::fs;
 use std::path::PathBuf;
 
-use library::hosts::{plan, validate_nodes, Node, NodeSpec, Options, Plan, State};
+use pve_cluster::hosts::{plan, validate_nodes, Node, NodeSpec, Options, Plan, State};
 
 fn spec(ip: &str, fqdn: Option<&str>, name: Option<&str>, aliases: &[&str]) -> NodeSpec {
     NodeSpec {

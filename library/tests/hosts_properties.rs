@@ -2,7 +2,7 @@
 //! bytes, planning never panics, a second plan changes nothing, and the
 //! nodes' names end up only on their own lines, also in a 10,000-line file.
 
-use library::hosts::{
+use pve_cluster::hosts::{
     parse_entry, plan, validate_nodes, HostsFile, Node, NodeSpec, Options, State,
 };
 

@@ -1,7 +1,7 @@
 //! Every bad `nodes` input fails before anything is planned, with a
 //! message naming the node and what to do.
 
-use library::hosts::{validate_nodes, Field, InputError, NameProblem, NodeSpec};
+use pve_cluster::hosts::{validate_nodes, Field, InputError, NameProblem, NodeSpec};
 
 fn spec(ip: &str, fqdn: Option<&str>, name: Option<&str>, aliases: &[&str]) -> NodeSpec {
     NodeSpec {

@@ -2,7 +2,7 @@
 
 mod common;
 use common::fixture;
-use library::pve::corosync_conf::{ConfError, CorosyncConf};
+use pve_cluster::pve::corosync_conf::{ConfError, CorosyncConf};
 
 struct Case {
     /// What real file the fixture reproduces.

@@ -2,9 +2,9 @@
 
 mod common;
 use common::fixture;
-use library::pve::corosync_conf::CorosyncConf;
-use library::pve::quorum::{assess, Expectation, Health};
-use library::pve::status::{parse_nodes, parse_status, ClusterView};
+use pve_cluster::pve::corosync_conf::CorosyncConf;
+use pve_cluster::pve::quorum::{assess, Expectation, Health};
+use pve_cluster::pve::status::{parse_nodes, parse_status, ClusterView};
 
 fn status(stdout: &str, stderr: &str, nodes: &str, conf: &str) -> ClusterView {
     let s = parse_status(&fixture(stdout), &fixture(stderr)).unwrap();

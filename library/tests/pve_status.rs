@@ -2,8 +2,8 @@
 
 mod common;
 use common::fixture;
-use library::pve::corosync_conf::CorosyncConf;
-use library::pve::status::{
+use pve_cluster::pve::corosync_conf::CorosyncConf;
+use pve_cluster::pve::status::{
     parse_nodes, parse_status, ClusterView, NodeState, ParseError, StatusReport,
 };
 use std::path::PathBuf;

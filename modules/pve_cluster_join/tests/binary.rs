@@ -443,7 +443,7 @@ fn a_node_of_another_cluster_is_refused_untouched() {
 fn a_second_run_waits_for_the_lock_then_fails() {
     let bed = Bed::new();
     let lock_path = bed.dir.join("root/run/lock/pve_cluster_join.lock");
-    let held = library::lock::Lock::acquire(&lock_path, std::time::Duration::ZERO).unwrap();
+    let held = pve_cluster::lock::Lock::acquire(&lock_path, std::time::Duration::ZERO).unwrap();
     let mut args = ssh_join();
     args["timeout"] = json!(1);
     let (r, _) = bed.run(args);

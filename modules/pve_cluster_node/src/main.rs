@@ -1,5 +1,5 @@
 //! The `pve_cluster_node` module; its code is in `library/src/modules/cluster_node.rs`.
 
 fn main() {
-    library::ansible::run::<library::modules::ClusterNode>()
+    pve_cluster::ansible::run::<pve_cluster::modules::ClusterNode>()
 }

@@ -1,5 +1,5 @@
 //! The `pve_cluster_qdevice` module; its code is in `library/src/modules/cluster_qdevice.rs`.
 
 fn main() {
-    library::ansible::run::<library::modules::ClusterQdevice>()
+    pve_cluster::ansible::run::<pve_cluster::modules::ClusterQdevice>()
 }

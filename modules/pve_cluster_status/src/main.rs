@@ -1,5 +1,5 @@
 //! The `pve_cluster_status` module; its code is in `library/src/modules/cluster_status.rs`.
 
 fn main() {
-    library::ansible::run::<library::modules::ClusterStatus>()
+    pve_cluster::ansible::run::<pve_cluster::modules::ClusterStatus>()
 }

@@ -1,5 +1,5 @@
 //! The `pve_hosts` module; its code is in `library/src/modules/hosts.rs`.
 
 fn main() {
-    library::ansible::run::<library::modules::Hosts>()
+    pve_cluster::ansible::run::<pve_cluster::modules::Hosts>()
 }

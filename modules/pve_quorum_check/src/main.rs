@@ -1,5 +1,5 @@
 //! The `pve_quorum_check` module; its code is in `library/src/modules/quorum_check.rs`.
 
 fn main() {
-    library::ansible::run::<library::modules::QuorumCheck>()
+    pve_cluster::ansible::run::<pve_cluster::modules::QuorumCheck>()
 }

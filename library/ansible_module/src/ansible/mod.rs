@@ -1,6 +1,6 @@
 //! Ansible's binary-module protocol.
 //!
-//! A module binary is `fn main() { library::ansible::run::<MyModule>() }`.
+//! A module binary is `fn main() { pve_cluster::ansible::run::<MyModule>() }`.
 //! [`run`] reads the args file named by `argv[1]` (or, when that is `-`,
 //! the args from standard input, as the collection's action plugin sends
 //! them: no file on the node, nothing on a command line), splits off the
