@@ -4,7 +4,9 @@ refused while it is online or holds guests, then, powered off, removed
 with `pvecm delnode`, and judged by the nodelist, config_version and the
 votes the real corosync expects afterwards; a second run is `ok`; the
 role still converges on the smaller cluster; playbooks/cluster-remove-node.yml
-does all of it as an operator runs it. Then, of the three that remain, a
+does all of it as an operator runs it; a removal that would leave the
+cluster without quorum (two nodes down, `pvecm expected 1` on the third) is
+refused. Then, of the three that remain, a
 node is separated without reinstalling it ("Separate a Node Without
 Reinstalling"): refused while it is offline, shown in check mode, then
 separated with its guest's file kept, the two others quorate expecting two
@@ -125,6 +127,29 @@ def test_05_a_second_removal_is_ok(bed):
     r = remove(bed, bed.node(4), remove_directory=True)
     assert not r["failed"] and not r["changed"], r
     assert r["msg"] == f"{bed.node(4)} is not a node of this cluster", r
+
+
+def test_05b_a_removal_that_would_leave_the_cluster_without_quorum_is_refused(bed):
+    # Two of three nodes down, and 'pvecm expected 1' (corosync-quorumtool -e 1) lets the
+    # last one act alone; removing one of the down nodes would make corosync expect the
+    # votes of two nodes with one present: pvecm delnode would leave the cluster inquorate.
+    for k in (2, 3):
+        bed.tb("node-stop", bed.node(k))
+    wait_for(lambda: not bed.status(1, "lab")["quorate"], timeout=90, what=f"{bed.node(1)} losing quorum")
+    bed.sh(1, "pvecm expected 1")
+    wait_for(lambda: bed.status(1, "lab")["quorate"], timeout=60, what=f"{bed.node(1)} quorate alone")
+    before = bed.conf(1)
+    for flags in [(), ("--check",)]:
+        r = remove(bed, bed.node(3), *flags)
+        assert r["failed"] and not r["changed"], r
+        assert f"removing {bed.node(3)} would leave the cluster without quorum" in r["msg"], r
+        assert "1 votes are present, and 2 of 2 would be needed" in r["msg"], r
+    assert bed.conf(1) == before
+    for k in (2, 3):
+        bed.tb("node-start", bed.node(k))
+    for k in (1, 2, 3):
+        wait_for(lambda k=k: (s := bed.status(k, "lab")) and s["quorate"] and s["online_count"] == 3
+                 and s["expected_votes"] == 3, timeout=120, what=f"{bed.node(k)} back with 3 nodes online")
 
 
 def test_06_a_rerun_changes_nothing(bed):
