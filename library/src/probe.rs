@@ -5,13 +5,15 @@
 //! `pvecm nodes` when corosync answers, and `/etc/pve/corosync.conf` for the
 //! configured nodes that are offline.
 
-use std::path::Path;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::cmd::{Cmd, CmdError, CmdOutput, Runner};
-use crate::pve::corosync_conf::CorosyncConf;
+use crate::fsutil::errno::ENOENT;
+use crate::pve::corosync_conf::{ConfError, CorosyncConf};
 use crate::pve::status::{
     parse_nodes, parse_status, ClusterView, NodeState, NodesReport, ParseError, StatusReport,
 };
@@ -60,6 +62,60 @@ impl From<ProbeError> for crate::ansible::Failure {
             ProbeError::Command(_) => failure,
         }
     }
+}
+
+/// Why `corosync.conf` could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfReadError {
+    /// The file is there but could not be read.
+    #[error("cannot read {}: {error}", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// What reading it failed with.
+        #[source]
+        error: io::Error,
+    },
+    /// The file was read but is not a corosync config.
+    #[error("cannot parse {}: {error}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        #[source]
+        error: ConfError,
+    },
+}
+
+impl ConfReadError {
+    /// The error for a file that must exist and does not: the one reading
+    /// it gives, so the message is the same as for any other read.
+    pub fn missing(path: &Path) -> Self {
+        ConfReadError::Unreadable {
+            path: path.to_path_buf(),
+            error: io::Error::from_raw_os_error(ENOENT),
+        }
+    }
+}
+
+/// Reads and parses a `corosync.conf`: `None` when the file does not exist.
+pub fn read_conf(path: &Path) -> Result<Option<CorosyncConf>, ConfReadError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => {
+            return Err(ConfReadError::Unreadable {
+                path: path.to_path_buf(),
+                error,
+            })
+        }
+    };
+    CorosyncConf::parse(&text)
+        .map(Some)
+        .map_err(|error| ConfReadError::Parse {
+            path: path.to_path_buf(),
+            error,
+        })
 }
 
 /// What `pvecm` said about this node, parsed: the part of the state every
@@ -134,15 +190,13 @@ pub fn read(runner: &dyn Runner, conf_path: &Path) -> Result<Probe, ProbeError> 
         None => None,
     };
 
-    let conf = match std::fs::read_to_string(conf_path) {
-        Ok(text) => match CorosyncConf::parse(&text) {
-            Ok(conf) => Some(conf),
-            Err(err) => {
-                warnings.push(format!("could not parse {}: {err}", conf_path.display()));
-                None
-            }
-        },
-        Err(_) => None,
+    let conf = match read_conf(conf_path) {
+        Ok(conf) => conf,
+        Err(ConfReadError::Parse { error, .. }) => {
+            warnings.push(format!("could not parse {}: {error}", conf_path.display()));
+            None
+        }
+        Err(ConfReadError::Unreadable { .. }) => None,
     };
     let status = ClusterView::from_parts(&report, nodes.as_ref(), conf.as_ref());
     Ok(Probe {
@@ -211,6 +265,55 @@ mod tests {
         assert!(reading.status.is_err());
         assert!(reading.nodes_raw.is_none() && reading.nodes.is_none());
         assert_eq!(runner.commands(), ["pvecm status", "pvecm status"]);
+    }
+
+    #[test]
+    fn read_conf_is_none_for_no_file_the_parse_error_or_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("corosync.conf");
+        assert!(read_conf(&path).unwrap().is_none());
+
+        std::fs::write(&path, "totem {\n  cluster_name: lab\n").unwrap();
+        let err = read_conf(&path).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                ConfReadError::Parse {
+                    error: ConfError::UnclosedSection { .. },
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot parse {}: corosync.conf parse error: section 'totem' opened on line 1 is never closed",
+                path.display()
+            )
+        );
+
+        std::fs::write(
+            &path,
+            "totem {\n  cluster_name: lab\n  config_version: 3\n}\n\
+             nodelist {\n  node {\n    name: pve1\n    nodeid: 1\n  }\n}\n",
+        )
+        .unwrap();
+        let conf = read_conf(&path).unwrap().expect("parsed");
+        assert_eq!(conf.cluster_name(), Some("lab"));
+        assert_eq!(conf.config_version(), Some(3));
+        assert_eq!(conf.nodes().len(), 1);
+    }
+
+    #[test]
+    fn a_missing_file_reads_as_the_error_reading_it_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("corosync.conf");
+        let read = std::fs::read_to_string(&path).unwrap_err();
+        assert_eq!(
+            ConfReadError::missing(&path).to_string(),
+            format!("cannot read {}: {read}", path.display())
+        );
     }
 
     #[test]

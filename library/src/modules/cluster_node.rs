@@ -18,7 +18,7 @@ use crate::ansible::{ChangeToken, Context, Failure, Module, Opt, Outcome, Spec, 
 use crate::cmd::Cmd;
 use crate::fsutil;
 use crate::node;
-use crate::probe;
+use crate::probe::{self, ConfReadError};
 use crate::pve::corosync_conf::{CorosyncConf, CLUSTER_CONF};
 use crate::pve::remove::{self, Decision, Facts, Removal};
 
@@ -314,13 +314,15 @@ fn report(removal: &Removal, before: Option<u64>, after: Option<u64>) -> Outcome
 }
 
 fn read_conf() -> Result<CorosyncConf, Failure> {
-    let text = fs::read_to_string(CLUSTER_CONF)
-        .map_err(|e| Failure::new(format!("cannot read {CLUSTER_CONF}: {e}")))?;
-    CorosyncConf::parse(&text).map_err(|e| {
-        Failure::new(format!(
-            "cannot parse {CLUSTER_CONF}: {e}; fix the file before removing a node"
-        ))
-    })
+    let path = Path::new(CLUSTER_CONF);
+    match probe::read_conf(path) {
+        Ok(Some(conf)) => Ok(conf),
+        Ok(None) => Err(Failure::new(ConfReadError::missing(path).to_string())),
+        Err(e @ ConfReadError::Unreadable { .. }) => Err(Failure::new(e.to_string())),
+        Err(e @ ConfReadError::Parse { .. }) => Err(Failure::new(format!(
+            "{e}; fix the file before removing a node"
+        ))),
+    }
 }
 
 /// Guest configurations in `/etc/pve/nodes/<node>`.

@@ -4,7 +4,6 @@
 //! says why; the state read back afterwards (`pvecm status`: the QDevice's
 //! vote) decides whether it worked.
 
-use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -13,7 +12,7 @@ use serde_json::json;
 
 use crate::ansible::{ChangeToken, Context, Failure, Module, Opt, Outcome, Spec, Type};
 use crate::cmd::Cmd;
-use crate::probe;
+use crate::probe::{self, ConfReadError};
 use crate::pve::corosync_conf::{CorosyncConf, QuorumDevice, CLUSTER_CONF};
 use crate::pve::qdevice::{self, Decision, Facts, Want};
 use crate::pve::status::ClusterView;
@@ -188,11 +187,12 @@ fn read_conf(status: &ClusterView) -> Result<Option<CorosyncConf>, Failure> {
     if !status.in_cluster {
         return Ok(None);
     }
-    let text = fs::read_to_string(CLUSTER_CONF)
-        .map_err(|e| Failure::new(format!("cannot read {CLUSTER_CONF}: {e}")))?;
-    CorosyncConf::parse(&text)
-        .map(Some)
-        .map_err(|e| Failure::new(format!("cannot parse {CLUSTER_CONF}: {e}")))
+    let path = Path::new(CLUSTER_CONF);
+    match probe::read_conf(path) {
+        Ok(Some(conf)) => Ok(Some(conf)),
+        Ok(None) => Err(Failure::new(ConfReadError::missing(path).to_string())),
+        Err(e) => Err(Failure::new(e.to_string())),
+    }
 }
 
 /// `pvecm qdevice setup` starts with `ssh-copy-id`, which asks for the

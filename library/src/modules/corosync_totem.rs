@@ -44,7 +44,7 @@ impl Module for CorosyncTotem {
         let settings =
             totem::settings_from_json(&params.totem).map_err(|e| Failure::new(e.to_string()))?;
         let path = params.path.as_str();
-        let before = read_conf(path)?;
+        let before = read_text(path)?;
         let plan = plan_for(path, &before, &settings)?;
         if !plan.changed() {
             return Ok(unchanged(path, &plan));
@@ -69,7 +69,7 @@ impl Module for CorosyncTotem {
             &token,
         )
         .map_err(|e| Failure::new(format!("{e}. {path} was left unchanged")))?;
-        let before = read_conf(path)?;
+        let before = read_text(path)?;
         let plan = plan_for(path, &before, &settings)?;
         if !plan.changed() {
             return Ok(unchanged(path, &plan));
@@ -174,7 +174,10 @@ fn report(plan: &Plan) -> Outcome {
         .with("totem", totem)
 }
 
-fn read_conf(path: &str) -> Result<String, Failure> {
+/// The file as text, not through `probe::read_conf`: the change is made to
+/// this text so every byte outside the changed lines stays as it was, and
+/// `totem::plan` parses it with `CorosyncConf::parse` like every other reader.
+fn read_text(path: &str) -> Result<String, Failure> {
     match fs::read(path) {
         Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
             Failure::new(format!(

@@ -1,80 +1,81 @@
 //! Why captured `pvecm` output could not be turned into a status.
 
-use std::fmt;
-
 /// Why captured `pvecm` output could not be turned into a status.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
     /// pmxcfs (the pve-cluster service) is not running, so `pvecm` cannot start.
+    #[error(
+        "the Proxmox cluster file system is not running ('{line}'): start it with 'systemctl start pve-cluster' and check 'journalctl -u pve-cluster'"
+    )]
     PmxcfsDown { line: String },
     /// `/etc/pve` is not mounted.
+    #[error(
+        "/etc/pve is not mounted ('{line}'): start the pve-cluster service and check 'journalctl -u pve-cluster'"
+    )]
     PmxcfsNotMounted { line: String },
     /// The node's own name does not resolve to a usable address.
+    #[error(
+        "{who} does not resolve to a non-loopback IP address ('{line}'): add the node's address to /etc/hosts or DNS",
+        who = node_name(.node)
+    )]
     HostnameResolution { node: Option<String>, line: String },
     /// `corosync-quorumtool` reached corosync but failed (other than "corosync is down").
+    #[error(
+        "corosync-quorumtool could not read the cluster state: '{line}' (is corosync starting or restarting?)"
+    )]
     Corosync { line: String },
     /// Neither stdout nor stderr had any text.
+    #[error("pvecm printed nothing on stdout or stderr")]
     Empty,
     /// Stdout had a line that fits no known layout.
+    #[error("cannot parse pvecm output: unexpected line {line_no} {context}: '{line}'")]
     UnexpectedLine {
         line_no: usize,
         line: String,
         context: String,
     },
     /// A known line whose value is not what corosync prints.
+    #[error("cannot parse pvecm output: invalid {field} on line {line_no}: '{line}'")]
     InvalidValue {
         line_no: usize,
         line: String,
         field: &'static str,
     },
     /// The output is too incomplete to decide the state.
+    #[error("cannot parse pvecm output: {what}")]
     Incomplete { what: String },
     /// Stderr had an error this parser does not know, and stdout had nothing to parse.
+    #[error("pvecm failed with an error this module does not know: '{line}'")]
     Unrecognized { line: String },
 }
 
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ParseError::PmxcfsDown { line } => write!(
-                f,
-                "the Proxmox cluster file system is not running ('{line}'): start it with 'systemctl start pve-cluster' and check 'journalctl -u pve-cluster'"
-            ),
-            ParseError::PmxcfsNotMounted { line } => write!(
-                f,
-                "/etc/pve is not mounted ('{line}'): start the pve-cluster service and check 'journalctl -u pve-cluster'"
-            ),
-            ParseError::HostnameResolution { node, line } => {
-                let who = match node {
-                    Some(n) => format!("the node name '{n}'"),
-                    None => "the node name".to_string(),
-                };
-                write!(
-                    f,
-                    "{who} does not resolve to a non-loopback IP address ('{line}'): add the node's address to /etc/hosts or DNS"
-                )
-            }
-            ParseError::Corosync { line } => write!(
-                f,
-                "corosync-quorumtool could not read the cluster state: '{line}' (is corosync starting or restarting?)"
-            ),
-            ParseError::Empty => write!(f, "pvecm printed nothing on stdout or stderr"),
-            ParseError::UnexpectedLine {
-                line_no,
-                line,
-                context,
-            } => write!(f, "cannot parse pvecm output: unexpected line {line_no} {context}: '{line}'"),
-            ParseError::InvalidValue {
-                line_no,
-                line,
-                field,
-            } => write!(f, "cannot parse pvecm output: invalid {field} on line {line_no}: '{line}'"),
-            ParseError::Incomplete { what } => write!(f, "cannot parse pvecm output: {what}"),
-            ParseError::Unrecognized { line } => {
-                write!(f, "pvecm failed with an error this module does not know: '{line}'")
-            }
-        }
+/// The node, as [`ParseError::HostnameResolution`] names it.
+fn node_name(node: &Option<String>) -> String {
+    match node {
+        Some(n) => format!("the node name '{n}'"),
+        None => "the node name".to_string(),
     }
 }
 
-impl std::error::Error for ParseError {}
+#[cfg(test)]
+mod tests {
+    use super::ParseError;
+
+    #[test]
+    fn the_hostname_message_names_the_node_when_known() {
+        let line = "cannot resolve".to_string();
+        let named = ParseError::HostnameResolution {
+            node: Some("pve1".into()),
+            line: line.clone(),
+        };
+        assert_eq!(
+            named.to_string(),
+            "the node name 'pve1' does not resolve to a non-loopback IP address ('cannot resolve'): add the node's address to /etc/hosts or DNS"
+        );
+        let unnamed = ParseError::HostnameResolution { node: None, line };
+        assert_eq!(
+            unnamed.to_string(),
+            "the node name does not resolve to a non-loopback IP address ('cannot resolve'): add the node's address to /etc/hosts or DNS"
+        );
+    }
+}
