@@ -13,6 +13,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::cluster_join::conf_summary;
 use super::cluster_join::host::{guests, Host, RealHost};
 use crate::ansible::{Context, Failure, Module, Opt, Outcome, Spec, Type};
 use crate::cmd::{Cmd, CmdError};
@@ -96,12 +97,13 @@ struct LocalFacts {
     guests: Vec<String>,
 }
 
-fn local_facts(host: &dyn Host, node: Option<&str>) -> LocalFacts {
-    LocalFacts {
-        local_config: host.read(LOCAL_CONF).map(|t| join::parse_conf_summary(&t)),
+fn local_facts(host: &dyn Host, node: Option<&str>) -> Result<LocalFacts, Failure> {
+    Ok(LocalFacts {
+        local_config: conf_summary(host, LOCAL_CONF)
+            .map_err(|f| f.with("reason", Reason::Unreadable))?,
         authkey: host.exists(join::AUTHKEY),
         guests: node.map(|n| guests(host, n)).unwrap_or_default(),
-    }
+    })
 }
 
 impl Module for ClusterStatus {
@@ -135,7 +137,7 @@ impl Module for ClusterStatus {
         };
         let host = RealHost::from_env();
         let name = node::hostname();
-        let local = local_facts(&host, name.as_deref());
+        let local = local_facts(&host, name.as_deref())?;
         let probe = match probe::read(ctx.runner, Path::new(CLUSTER_CONF)) {
             Ok(probe) => probe,
             Err(err) => {

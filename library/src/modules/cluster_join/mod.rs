@@ -225,18 +225,29 @@ fn run_read(ctx: &Context<'_>, cmd: &Cmd) -> Result<CmdOutput, Failure> {
     }
 }
 
+/// One of the node's corosync configs, summarised; a file that is not in
+/// corosync's format stops the run instead of passing for no cluster.
+pub(crate) fn conf_summary(host: &dyn Host, path: &str) -> Result<Option<ConfSummary>, Failure> {
+    host.read(path)
+        .map(|text| join::parse_conf_summary(&text))
+        .transpose()
+        .map_err(|e| {
+            Failure::new(format!(
+                "cannot parse {path}: {e}; corosync and pvecm read this file too: fix it, or, if \
+                 it is what an old cluster left, separate the node as described under 'Separate a \
+                 node without reinstalling' in the Proxmox VE admin guide"
+            ))
+        })
+}
+
 /// Reads the node's cluster state: `pvecm` through the probe, and the files.
 fn observe(ctx: &Context<'_>, host: &dyn Host) -> Result<Probe, Failure> {
     let node = node_name(host)?;
     // A hanging `pvecm` (pmxcfs down) leaves the decision to the files.
     let pvecm = probe::read_pvecm(ctx.runner, OnTimeout::ReadOutput)?;
     let mut obs = Observed {
-        cluster_conf: host
-            .read(corosync_conf::CLUSTER_CONF)
-            .map(|t| join::parse_conf_summary(&t)),
-        local_conf: host
-            .read(corosync_conf::LOCAL_CONF)
-            .map(|t| join::parse_conf_summary(&t)),
+        cluster_conf: conf_summary(host, corosync_conf::CLUSTER_CONF)?,
+        local_conf: conf_summary(host, corosync_conf::LOCAL_CONF)?,
         authkey: host.exists(join::AUTHKEY),
         corosync_running: host.process_running("corosync"),
         guests: guests(host, &node),

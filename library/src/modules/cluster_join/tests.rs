@@ -979,3 +979,24 @@ fn an_ssh_join_without_working_root_login_stops_before_pvecm_would_prompt() {
     run(params(Way::Api, false), true, &runner, &h).expect("would join");
     assert!(!runner.commands().iter().any(|c| c.starts_with("ssh ")));
 }
+
+#[test]
+fn a_corosync_conf_that_cannot_be_parsed_stops_the_join_instead_of_passing_for_none() {
+    for path in [corosync_conf::LOCAL_CONF, corosync_conf::CLUSTER_CONF] {
+        let mut files = standalone_files();
+        files
+            .files
+            .insert(path.into(), "totem {\n  cluster_name: lab\n".into());
+        for check in [true, false] {
+            let runner = runner_for(State::Standalone, false);
+            let h = host(&runner, files.clone(), files.clone());
+            let f = run(params(Way::Ssh, false), check, &runner, &h).expect_err("unparsed");
+            assert!(
+                f.msg.starts_with(&format!("cannot parse {path}: ")),
+                "{}",
+                f.msg
+            );
+            assert!(mutating_commands(&runner).is_empty());
+        }
+    }
+}

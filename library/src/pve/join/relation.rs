@@ -2,7 +2,7 @@
 //! corosync.conf files say, what was read from it, and the judgement.
 
 use super::AUTHKEY;
-use crate::pve::corosync_conf::{CorosyncConf, CLUSTER_CONF, LOCAL_CONF};
+use crate::pve::corosync_conf::{ConfError, CorosyncConf, CLUSTER_CONF, LOCAL_CONF};
 
 /// The parts of a corosync config this module needs.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -17,12 +17,11 @@ pub struct ConfSummary {
 }
 
 /// Reads the cluster name, config version and node names (`name`, else
-/// `ring0_addr`) from a corosync.conf. An unreadable file names no cluster.
-pub fn parse_conf_summary(text: &str) -> ConfSummary {
-    let Ok(conf) = CorosyncConf::parse(text) else {
-        return ConfSummary::default();
-    };
-    ConfSummary {
+/// `ring0_addr`) from a corosync.conf; a file that is not in corosync's
+/// format is an error, never an empty summary.
+pub fn parse_conf_summary(text: &str) -> Result<ConfSummary, ConfError> {
+    let conf = CorosyncConf::parse(text)?;
+    Ok(ConfSummary {
         cluster_name: conf.cluster_name().map(str::to_string),
         config_version: conf.config_version(),
         nodes: conf
@@ -34,7 +33,7 @@ pub fn parse_conf_summary(text: &str) -> ConfSummary {
                     .or_else(|| n.ring0_addr().map(str::to_string))
             })
             .collect(),
-    }
+    })
 }
 
 /// Everything read from the node before deciding.
@@ -273,11 +272,13 @@ mod tests {
 
     #[test]
     fn conf_summary_reads_name_version_and_nodes() {
-        let s = parse_conf_summary(CONF);
+        let s = parse_conf_summary(CONF).unwrap();
         assert_eq!(s.cluster_name.as_deref(), Some("lab"));
         assert_eq!(s.config_version, Some(3));
         assert_eq!(s.nodes, vec!["pve1", "10.0.0.2"]);
-        assert_eq!(parse_conf_summary(""), ConfSummary::default());
+        assert_eq!(parse_conf_summary(""), Ok(ConfSummary::default()));
+        // Parsers never guess: a file they cannot read is an error, not an empty summary.
+        assert!(parse_conf_summary("totem {\n  cluster_name: lab\n").is_err());
     }
 
     #[test]
