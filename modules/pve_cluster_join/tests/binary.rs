@@ -1,5 +1,6 @@
-//! The built module against stand-ins for `pvecm`, `ip` and `getent` put
-//! first on PATH: each failure text of `pvecm create`/`add` gives its own
+//! The built module against stand-ins for `pvecm` (the replaying one of
+//! tests/standins, with a hook for what a create or join leaves), `ip`,
+//! `getent` and `ssh` put first on PATH: each failure text of `pvecm create`/`add` gives its own
 //! message, `failed` and never `changed`, and the password shows nowhere.
 //!
 //! The node's files are read under `PVE_CLUSTER_JOIN_ROOT` (a temporary
@@ -22,42 +23,36 @@ fn fingerprint() -> String {
     ["5E"; 32].join(":")
 }
 
-const PVECM: &str = r#"#!/bin/sh
-D=$(cd "$(dirname "$0")/.." && pwd)
-echo "$*" >> "$D/pvecm.argv"
-case "$1" in
-status)
-    if [ -e "$D/joined" ]; then cat "$D/status.member"; exit 0; fi
-    echo "Error: Corosync config '/etc/pve/corosync.conf' does not exist - is this node part of a cluster?" >&2
-    exit 2 ;;
-nodes)
-    if [ -e "$D/joined" ]; then cat "$D/nodes.member"; exit 0; fi
-    echo "Error: Corosync config '/etc/pve/corosync.conf' does not exist - is this node part of a cluster?" >&2
-    exit 2 ;;
-create|add)
-    pwd > "$D/pvecm.cwd"
-    cat > "$D/pvecm.stdin"
-    if [ -e "$D/fail.stdout" ]; then
-        cat "$D/fail.stdout"; cat "$D/fail.stderr" >&2; exit "$(cat "$D/fail.rc")"
-    fi
-    mkdir -p "$D/root/etc/pve" "$D/root/etc/corosync"
-    cp "$D/corosync.conf" "$D/root/etc/pve/corosync.conf"
-    cp "$D/corosync.conf" "$D/root/etc/corosync/corosync.conf"
-    echo key > "$D/root/etc/corosync/authkey"
-    # what the end of a join leaves (Setup.pm updatecerts_and_ssh)
-    for d in lxc qemu-server openvz priv; do mkdir -p "$D/root/etc/pve/nodes/pve2/$d"; done
-    echo key > "$D/root/etc/pve/nodes/pve2/pve-ssl.key"
-    echo pem > "$D/root/etc/pve/nodes/pve2/pve-ssl.pem"
-    mkdir -p "$D/root/etc/pve/priv" "$D/root/root/.ssh"
-    touch "$D/root/etc/pve/priv/authorized_keys"
-    ln -sfn /etc/pve/priv/authorized_keys "$D/root/root/.ssh/authorized_keys"
-    touch "$D/joined"
-    echo "successfully added node 'pve2' to cluster."
-    exit 0 ;;
-esac
-echo "ERROR: unknown command 'pvecm $*'" >&2
-exit 255
+/// What `pvecm create` and `pvecm add` leave on the node, as a hook of the
+/// replaying `pvecm` stand-in (tests/standins/pvecm): a failure text when the
+/// test asks for one, else a member's files (Setup.pm's `updatecerts_and_ssh`
+/// included) and `pvecm status`/`nodes` answering as a member.
+const JOIN_HOOK: &str = r#"D=$PVECM_REPLAY
+pwd > "$D/pvecm.cwd"
+cat > "$D/pvecm.stdin"
+if [ -e "$D/fail.stdout" ]; then
+    cat "$D/fail.stdout"; cat "$D/fail.stderr" >&2; exit "$(cat "$D/fail.rc")"
+fi
+mkdir -p "$D/root/etc/pve" "$D/root/etc/corosync"
+cp "$D/corosync.conf" "$D/root/etc/pve/corosync.conf"
+cp "$D/corosync.conf" "$D/root/etc/corosync/corosync.conf"
+echo key > "$D/root/etc/corosync/authkey"
+for d in lxc qemu-server openvz priv; do mkdir -p "$D/root/etc/pve/nodes/pve2/$d"; done
+echo key > "$D/root/etc/pve/nodes/pve2/pve-ssl.key"
+echo pem > "$D/root/etc/pve/nodes/pve2/pve-ssl.pem"
+mkdir -p "$D/root/etc/pve/priv" "$D/root/root/.ssh"
+touch "$D/root/etc/pve/priv/authorized_keys"
+ln -sfn /etc/pve/priv/authorized_keys "$D/root/root/.ssh/authorized_keys"
+for sub in status nodes; do
+    cp "$D/$sub.member" "$D/$sub.stdout"; rm -f "$D/$sub.stderr" "$D/$sub.rc"
+done
+echo "successfully added node 'pve2' to cluster."
+exit 0
 "#;
+
+/// `pvecm status` and `pvecm nodes` on a node in no cluster.
+const NOT_IN_CLUSTER: &str =
+    "Error: Corosync config '/etc/pve/corosync.conf' does not exist - is this node part of a cluster?\n";
 
 /// The batch-mode login the SSH join is checked with first.
 const SSH: &str = r#"#!/bin/sh
@@ -107,13 +102,15 @@ impl Bed {
         std::fs::create_dir_all(dir.join("bin")).unwrap();
         std::fs::create_dir_all(dir.join("root/proc/sys/kernel")).unwrap();
         std::fs::write(dir.join("root/proc/sys/kernel/hostname"), "pve2\n").unwrap();
-        for (name, text) in [
-            ("pvecm", PVECM),
-            ("ip", IP),
-            ("getent", GETENT),
-            ("ssh", SSH),
-        ] {
+        for (name, text) in [("ip", IP), ("getent", GETENT), ("ssh", SSH)] {
             write_exec(&dir.join("bin").join(name), text);
+        }
+        for sub in ["status", "nodes"] {
+            std::fs::write(dir.join(format!("{sub}.stderr")), NOT_IN_CLUSTER).unwrap();
+            std::fs::write(dir.join(format!("{sub}.rc")), "2").unwrap();
+        }
+        for sub in ["create", "add"] {
+            std::fs::write(dir.join(format!("{sub}.sh")), JOIN_HOOK).unwrap();
         }
         std::fs::write(dir.join("corosync.conf"), CONF).unwrap();
         std::fs::write(dir.join("status.member"), STATUS).unwrap();
@@ -147,14 +144,16 @@ impl Bed {
     fn run(&self, args: Value) -> (Value, String) {
         let args_file = self.dir.join("args.json");
         std::fs::write(&args_file, args.to_string()).unwrap();
+        // Its own ip, getent and ssh first, then the replaying pvecm.
         let path = format!(
             "{}:{}",
             self.dir.join("bin").display(),
-            std::env::var("PATH").unwrap_or_default()
+            testkit::standin_path()
         );
         let out = Command::new(env!("CARGO_BIN_EXE_pve_cluster_join"))
             .arg(&args_file)
             .env("PATH", path)
+            .env("PVECM_REPLAY", &self.dir)
             .env("PVE_CLUSTER_JOIN_ROOT", self.dir.join("root"))
             .env("PVE_CLUSTER_JOIN_PEER_PORT", self.port.to_string())
             .output()
