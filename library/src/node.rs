@@ -140,15 +140,26 @@ pub fn kernel_hostname() -> Option<String> {
     ["/proc/sys/kernel/hostname", "/etc/hostname"]
         .iter()
         .filter_map(|p| fs::read_to_string(p).ok())
-        .map(|s| s.trim().to_string())
-        .find(|s| !s.is_empty() && s != "(none)")
+        .find_map(|s| whole_hostname(&s))
+}
+
+/// The host name in the text of `/proc/sys/kernel/hostname` or
+/// `/etc/hostname`: trimmed; none when empty or the kernel's `(none)`.
+pub fn whole_hostname(text: &str) -> Option<String> {
+    let name = text.trim();
+    (!name.is_empty() && name != "(none)").then(|| name.to_string())
+}
+
+/// The node name Proxmox VE uses for a host name: its first label.
+pub fn short_hostname(text: &str) -> Option<String> {
+    whole_hostname(text)
+        .map(|h| h.split('.').next().unwrap_or_default().to_string())
+        .filter(|h| !h.is_empty())
 }
 
 /// The host name up to the first dot: the Proxmox VE node name.
 pub fn hostname() -> Option<String> {
-    kernel_hostname()
-        .map(|h| h.split('.').next().unwrap_or_default().to_string())
-        .filter(|h| !h.is_empty())
+    kernel_hostname().and_then(|h| short_hostname(&h))
 }
 
 /// Every address of `ip -o addr show`, in its order, loopback included:
@@ -263,6 +274,18 @@ pub fn read(runner: &dyn Runner) -> Result<NodeInfo, CmdError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_reading_of_the_host_name_files() {
+        assert_eq!(
+            whole_hostname("pve1.lab.test\n").as_deref(),
+            Some("pve1.lab.test")
+        );
+        assert_eq!(short_hostname("pve1.lab.test\n").as_deref(), Some("pve1"));
+        for nothing in ["", "  \n", "(none)\n", ".lab.test\n"] {
+            assert_eq!(short_hostname(nothing), None, "{nothing:?}");
+        }
+    }
 
     // `ip -o addr show` of iproute2 6.x (Debian 12, PVE 8) on a node with a
     // bridge, a point-to-point link and IPv6.

@@ -207,14 +207,9 @@ struct Probe {
 
 fn node_name(host: &dyn Host) -> Result<String, Failure> {
     let raw = host.read("/proc/sys/kernel/hostname").unwrap_or_default();
-    let short = raw.trim().split('.').next().unwrap_or("").to_string();
-    if short.is_empty() {
-        Err(Failure::new(
-            "cannot read this node's host name from /proc/sys/kernel/hostname",
-        ))
-    } else {
-        Ok(short)
-    }
+    crate::node::short_hostname(&raw).ok_or_else(|| {
+        Failure::new("cannot read this node's host name from /proc/sys/kernel/hostname")
+    })
 }
 
 fn run_read(ctx: &Context<'_>, cmd: &Cmd) -> Result<CmdOutput, Failure> {
