@@ -38,6 +38,12 @@ struct HostParam {
 /// The options, typed.
 #[derive(Deserialize)]
 pub struct Params {
+    /// `key_type` as given.
+    #[serde(rename = "key_type")]
+    key_type_given: Option<String>,
+    /// The type of root's key pair: as given, else the one root has, else
+    /// ed25519 (set by `run`).
+    #[serde(skip)]
     key_type: String,
     key_bits: Option<i64>,
     authorized_keys: Vec<String>,
@@ -53,9 +59,7 @@ impl Module for SshTrust {
 
     fn spec() -> Spec {
         Spec::new(vec![
-            Opt::new("key_type", Type::Str)
-                .choices(&["ed25519", "ecdsa", "rsa"])
-                .default("ed25519"),
+            Opt::new("key_type", Type::Str).choices(&["ed25519", "ecdsa", "rsa"]),
             Opt::new("key_bits", Type::Int),
             Opt::new("authorized_keys", Type::List)
                 .elements(Type::Str)
@@ -72,7 +76,10 @@ impl Module for SshTrust {
         ])
     }
 
-    fn run(params: Params, ctx: &mut Context<'_>) -> Result<Outcome, Failure> {
+    fn run(mut params: Params, ctx: &mut Context<'_>) -> Result<Outcome, Failure> {
+        params.key_type = params.key_type_given.clone().unwrap_or_else(|| {
+            existing_key_type(Path::new(&params.ssh_dir)).unwrap_or_else(|| "ed25519".into())
+        });
         let wanted_keys = params
             .authorized_keys
             .iter()
@@ -199,6 +206,15 @@ fn check_bits(key_type: &str, bits: i64) -> Result<(), Failure> {
              ecdsa 256, 384 or 521, and ed25519 ignores it"
         )))
     }
+}
+
+/// The type of the key pair root has in `ssh_dir` (Proxmox VE makes
+/// `id_rsa`), in the order the role prefers them.
+fn existing_key_type(ssh_dir: &Path) -> Option<String> {
+    node::SSH_KEY_TYPES
+        .iter()
+        .find(|t| key_file(ssh_dir, t).is_file())
+        .map(|t| (*t).to_string())
 }
 
 fn key_file(ssh_dir: &Path, key_type: &str) -> PathBuf {

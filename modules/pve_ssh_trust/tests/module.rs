@@ -364,3 +364,35 @@ fn a_failure_after_the_key_was_made_reports_changed() {
     assert!(again.failed());
     assert_eq!(again.json["changed"], json!(false), "{}", again.json);
 }
+
+#[test]
+fn without_key_type_the_key_root_has_is_kept_as_on_a_proxmox_node() {
+    // A fresh Proxmox VE node has /root/.ssh/id_rsa (Setup.pm's setup_ssh_keys).
+    let node = Node::new();
+    fs::create_dir_all(node.ssh_dir()).unwrap();
+    fs::set_permissions(node.ssh_dir(), fs::Permissions::from_mode(0o700)).unwrap();
+    let private = node.file("id_rsa");
+    keygen(&[
+        "-q",
+        "-t",
+        "rsa",
+        "-b",
+        "2048",
+        "-N",
+        "",
+        "-f",
+        private.to_str().unwrap(),
+    ]);
+    let public = fs::read_to_string(private.with_extension("pub")).unwrap();
+    for check in [true, false] {
+        let run = node.run(json!({}), check);
+        let r = ok(&run);
+        assert_eq!(r["changed"], false, "{}", run.stdout);
+        assert_eq!(r["public_key"], public.trim());
+        assert!(!node.file("id_ed25519").exists());
+    }
+    // Asked for explicitly, another type is made beside it.
+    let run = node.run(json!({"key_type": "ed25519"}), false);
+    assert_eq!(ok(&run)["changed"], true);
+    assert!(node.file("id_ed25519").exists() && node.file("id_rsa").exists());
+}
