@@ -53,7 +53,10 @@ pub enum ClusterLockError {
          ('systemctl start pve-cluster') and retry",
         .lock_dir.display()
     )]
-    NotOnline { lock_dir: PathBuf },
+    NotOnline {
+        /// The directory the locks are made in (`/etc/pve/priv/lock` on a node).
+        lock_dir: PathBuf,
+    },
     /// Someone held the lock for the whole wait.
     #[error(
         "cannot take Proxmox VE's cluster lock {}: another writer (a PVE tool, the web \
@@ -62,7 +65,12 @@ pub enum ClusterLockError {
         .path.display(),
         .waited.as_secs()
     )]
-    Timeout { path: PathBuf, waited: Duration },
+    Timeout {
+        /// The lock's directory.
+        path: PathBuf,
+        /// How long this run waited before giving up.
+        waited: Duration,
+    },
     /// pmxcfs refused the directory: without quorum `/etc/pve` is read-only.
     #[error(
         "cannot take Proxmox VE's cluster lock {} ({error}): /etc/pve is read-only, the \
@@ -70,10 +78,20 @@ pub enum ClusterLockError {
          (see 'pvecm status') and retry",
         .path.display()
     )]
-    ReadOnly { path: PathBuf, error: String },
+    ReadOnly {
+        /// The lock's directory.
+        path: PathBuf,
+        /// The OS error of `mkdir`, as text.
+        error: String,
+    },
     /// Any other error of `mkdir`.
     #[error("cannot take Proxmox VE's cluster lock {}: {error}", .path.display())]
-    Io { path: PathBuf, error: String },
+    Io {
+        /// The lock's directory.
+        path: PathBuf,
+        /// The OS error of `mkdir`, as text.
+        error: String,
+    },
 }
 
 impl ClusterLock {

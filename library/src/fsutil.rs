@@ -28,19 +28,33 @@ use errno::{EACCES, EBUSY, EDQUOT, EFBIG, EIO, ENOENT, ENOSPC, EPERM, EROFS, EXD
 
 /// The Linux error numbers the file writers tell apart.
 pub mod errno {
+    /// Operation not permitted.
     pub const EPERM: i32 = 1;
+    /// No such file or directory.
     pub const ENOENT: i32 = 2;
+    /// Input/output error; pmxcfs answers it while it cannot write yet.
     pub const EIO: i32 = 5;
+    /// Permission denied; pmxcfs answers it without quorum.
     pub const EACCES: i32 = 13;
+    /// Device or resource busy; a rename onto a bind-mounted file fails so.
     pub const EBUSY: i32 = 16;
+    /// File exists.
     pub const EEXIST: i32 = 17;
+    /// Cross-device link; a rename onto a bind-mounted file may fail so.
     pub const EXDEV: i32 = 18;
+    /// File too large.
     pub const EFBIG: i32 = 27;
+    /// Invalid argument.
     pub const EINVAL: i32 = 22;
+    /// No space left on the device.
     pub const ENOSPC: i32 = 28;
+    /// Read-only file system.
     pub const EROFS: i32 = 30;
+    /// Function not implemented.
     pub const ENOSYS: i32 = 38;
+    /// Operation not supported.
     pub const ENOTSUP: i32 = 95;
+    /// Disk quota exceeded.
     pub const EDQUOT: i32 = 122;
 }
 
@@ -76,6 +90,7 @@ pub enum WriteMethod {
 pub struct WriteReport {
     /// The file written: the target of `path` if `path` is a symlink.
     pub path: PathBuf,
+    /// Whether the file was replaced by a rename or overwritten in place.
     pub method: WriteMethod,
     /// Texts for the module's `warnings`.
     pub warnings: Vec<String>,
@@ -84,11 +99,18 @@ pub struct WriteReport {
 /// The cause of a failure, from the OS error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FsErrorKind {
+    /// No space left on the device, or the disk quota is used up
+    /// (`ENOSPC`, `EDQUOT`).
     NoSpace,
+    /// The file is larger than the file system accepts (`EFBIG`).
     TooLarge,
+    /// The file system is mounted read-only (`EROFS`).
     ReadOnly,
+    /// The process may not do this (`EACCES`, `EPERM`).
     PermissionDenied,
+    /// The file or a directory on its path does not exist (`ENOENT`).
     NotFound,
+    /// Any other error, or one without an OS error number.
     Other,
 }
 
@@ -108,13 +130,22 @@ impl FsErrorKind {
 /// The step that failed; decides what the message says about the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
+    /// Reading the target's metadata or resolving its symlink.
     Inspect,
+    /// Creating the temporary file next to the target.
     CreateTemp,
+    /// Writing the new content to the temporary file or syncing it.
     WriteTemp,
+    /// Giving the temporary file the target's owner and group.
     KeepOwner,
+    /// Giving the temporary file the target's permission bits.
     KeepMode,
+    /// Renaming the temporary file over the target.
     Replace,
+    /// Overwriting the target in place after the rename was refused; the
+    /// only step that may leave the target incomplete.
     WriteInPlace,
+    /// Copying the target to its backup.
     Backup,
 }
 
@@ -123,9 +154,13 @@ pub enum Step {
 #[derive(Debug, thiserror::Error)]
 #[error("{}", self.message())]
 pub struct FsError {
+    /// The file concerned: the path as named, or its symlink's target.
     pub path: PathBuf,
+    /// The step of the write or backup that failed.
     pub step: Step,
+    /// The cause, sorted from `source`'s OS error number.
     pub kind: FsErrorKind,
+    /// The OS error as it came.
     pub source: io::Error,
 }
 

@@ -144,7 +144,9 @@ pub enum Kind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// The resolver answers as it must.
     Ok,
+    /// The resolver answers wrongly, and the planned content does not fix it.
     Failed,
     /// Wrong today, right once the planned content is written (check mode).
     Pending,
@@ -154,19 +156,34 @@ pub enum Status {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Check {
     /// `name` must resolve to `ip` first.
-    Forward { name: String, ip: IpAddr },
+    Forward {
+        /// The node's name.
+        name: String,
+        /// The node's address.
+        ip: IpAddr,
+    },
     /// `ip` must resolve to one of `names`.
-    Reverse { ip: IpAddr, names: Vec<String> },
+    Reverse {
+        /// The node's address.
+        ip: IpAddr,
+        /// The node's names.
+        names: Vec<String>,
+    },
     /// `name`, the local host name, must resolve to a non-loopback
     /// address first.
-    Local { name: String },
+    Local {
+        /// The local host name.
+        name: String,
+    },
 }
 
 /// The resolver's answer to a check: addresses for a name, names for an
 /// address. Empty when the key was not found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
+    /// The addresses a name resolved to, in the resolver's order.
     Addresses(Vec<IpAddr>),
+    /// The names an address resolved to.
     Names(Vec<String>),
 }
 
@@ -190,6 +207,7 @@ pub struct Setting<'a> {
 pub struct Row {
     /// The name or address looked up.
     pub name: String,
+    /// What the row checks.
     pub kind: Kind,
     /// What it must resolve to, in words: an address, `one of: a, b`, or
     /// `a non-loopback address`.
@@ -198,6 +216,7 @@ pub struct Row {
     pub resolved: Vec<String>,
     /// True only for [`Status::Ok`].
     pub ok: bool,
+    /// The verdict.
     pub status: Status,
     /// Why it failed or is pending, and what to do.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -55,9 +55,13 @@ impl Node {
 /// Which option of a node a message is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
+    /// The node's `ip`.
     Ip,
+    /// The node's `fqdn`.
     Fqdn,
+    /// The node's `name`, given or taken from the fqdn's first label.
     Name,
+    /// One of the node's `aliases`.
     Alias,
 }
 
@@ -75,20 +79,39 @@ impl fmt::Display for Field {
 /// Why a string is not a valid host name (RFC 1123).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameProblem {
+    /// The name is the empty string.
     #[error("it is empty")]
     Empty,
     #[error("it is {len} characters long, the limit is 253")]
-    TooLong { len: usize },
+    /// The name is longer than 253 characters.
+    TooLong {
+        /// The name's length in bytes.
+        len: usize,
+    },
+    /// A dot at the start or end, or two dots in a row.
     #[error("it has an empty label (a leading, trailing or doubled dot)")]
     EmptyLabel,
+    /// A label is longer than 63 characters.
     #[error("its label '{label}' is {} characters long, the limit is 63", .label.len())]
-    LabelTooLong { label: String },
+    LabelTooLong {
+        /// The label that is too long.
+        label: String,
+    },
+    /// A character other than an ASCII letter, digit, hyphen or dot.
     #[error(
         "it contains {ch:?}; only letters a-z, digits, hyphens and dots between labels are allowed"
     )]
-    BadChar { ch: char },
+    BadChar {
+        /// The first character not allowed.
+        ch: char,
+    },
+    /// A label starts or ends with a hyphen.
     #[error("its label '{label}' starts or ends with a hyphen")]
-    HyphenAtEdge { label: String },
+    HyphenAtEdge {
+        /// The label with the hyphen.
+        label: String,
+    },
+    /// The name parses as an IPv4 or IPv6 address.
     #[error("it looks like an IP address, not a name")]
     LooksLikeIp,
     /// `fqdn` without a dot.
@@ -108,61 +131,97 @@ pub enum NameProblem {
 /// the list, `node` a label for the node (its first name, else its ip).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InputError {
+    /// The list of nodes is empty.
     #[error("'nodes' is empty: give at least one node with 'ip' and 'fqdn' or 'name'")]
     NoNodes,
+    /// The ip does not parse as an IPv4 or IPv6 address.
     #[error(
         "nodes[{index}] ({node}): ip '{value}' is not a valid IPv4 or IPv6 address; write it like '192.0.2.10' or '2001:db8::10', without prefix length or brackets"
     )]
     BadIp {
+        /// The node's 0-based position in `nodes`.
         index: usize,
+        /// The node's label: its first name, else its ip.
         node: String,
+        /// The ip as given.
         value: String,
     },
+    /// The ip is a loopback or the unspecified address.
     #[error(
         "nodes[{index}] ({node}): ip '{value}' is a loopback or unspecified address; a cluster node needs the address of its cluster network"
     )]
     LoopbackIp {
+        /// The node's 0-based position in `nodes`.
         index: usize,
+        /// The node's label: its first name, else its ip.
         node: String,
+        /// The ip as given.
         value: String,
     },
+    /// A name of the node is not a valid host name.
     #[error("nodes[{index}] ({node}): {field} '{value}' is not a valid host name: {problem}")]
     BadName {
+        /// The node's 0-based position in `nodes`.
         index: usize,
+        /// The node's label: its first name, else its ip.
         node: String,
+        /// The option the name was given in.
         field: Field,
+        /// The name as given.
         value: String,
+        /// What is wrong with the name.
         problem: NameProblem,
     },
+    /// The node has neither `fqdn` nor `name`.
     #[error("nodes[{index}] ({node}): no names given; set 'fqdn', 'name' or both")]
-    NoNames { index: usize, node: String },
+    NoNames {
+        /// The node's 0-based position in `nodes`.
+        index: usize,
+        /// The node's label: its first name, else its ip.
+        node: String,
+    },
     /// A name given twice within one node.
     #[error(
         "nodes[{index}] ({node}): the name '{name}' is given twice (names are compared without case); remove the repetition"
     )]
     RepeatedName {
+        /// The node's 0-based position in `nodes`.
         index: usize,
+        /// The node's label: its first name, else its ip.
         node: String,
+        /// The repeated name, as given the second time.
         name: String,
     },
+    /// A name of the node already belongs to an earlier node.
     #[error(
         "nodes[{second}] ({second_node}): the name '{name}' is already used by nodes[{first}] ({first_node}) (names are compared without case); each name may belong to one node only"
     )]
     DuplicateName {
+        /// The name, as the later node gives it.
         name: String,
+        /// The 0-based position of the earlier node that has it.
         first: usize,
+        /// The earlier node's label.
         first_node: String,
+        /// The 0-based position of the later node, the one reported.
         second: usize,
+        /// The later node's label.
         second_node: String,
     },
+    /// The node's address already belongs to an earlier node.
     #[error(
         "nodes[{second}] ({second_node}): the ip '{ip}' is already used by nodes[{first}] ({first_node}); each node needs its own address"
     )]
     DuplicateIp {
+        /// The ip, as the later node gives it.
         ip: String,
+        /// The 0-based position of the earlier node that has it.
         first: usize,
+        /// The earlier node's label.
         first_node: String,
+        /// The 0-based position of the later node, the one reported.
         second: usize,
+        /// The later node's label.
         second_node: String,
     },
 }

@@ -7,17 +7,21 @@ use std::ops::Range;
 /// or `""` for a last line that has none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
+    /// The line's bytes up to its terminator.
     pub text: String,
+    /// The terminator: `"\n"`, `"\r\n"` or `""`.
     pub eol: &'static str,
 }
 
 /// The lines of a hosts file. `render(parse(s)) == s` for every `s`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostsFile {
+    /// Every line of the file, in order.
     pub lines: Vec<Line>,
 }
 
 impl HostsFile {
+    /// Splits `content` into its lines; never fails.
     pub fn parse(content: &str) -> HostsFile {
         HostsFile {
             lines: split_lines(content)
@@ -29,6 +33,7 @@ impl HostsFile {
         }
     }
 
+    /// The file's content: every line followed by its terminator.
     pub fn render(&self) -> String {
         let len = self.lines.iter().map(|l| l.text.len() + l.eol.len()).sum();
         let mut out = String::with_capacity(len);
@@ -67,8 +72,11 @@ pub(crate) fn split_lines(content: &str) -> impl Iterator<Item = (&str, &'static
 /// byte range in the line, and where a `#` comment starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// The address in the line's first field.
     pub ip: IpAddr,
+    /// Byte range of the address in the line.
     pub ip_span: Range<usize>,
+    /// Byte ranges of the names after the address, in order.
     pub names: Vec<Range<usize>>,
     /// Byte offset of the `#`, if the line has a comment.
     pub comment: Option<usize>,

@@ -17,14 +17,17 @@ use super::file::{is_sep, name_tokens, parse_entry, quick_entry, Entry};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
+    /// Every node has its line, and its names appear on no other line.
     #[default]
     Present,
+    /// The nodes' names appear on no line; nothing is added.
     Absent,
 }
 
 /// Everything besides the nodes that decides the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
+    /// Whether the nodes' entries are to be there or gone.
     pub state: State,
     /// Edit loopback lines (127.0.0.0/8, `::1`). When false, loopback lines
     /// are kept byte for byte.
@@ -49,24 +52,39 @@ impl Default for Options {
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Change {
     /// A node's canonical line appended at the end of the file.
-    Added { line: usize, text: String },
+    Added {
+        /// The line's 1-based number in the new file.
+        line: usize,
+        /// The line as written, without its line end.
+        text: String,
+    },
     /// A node's line (the first line with its address) put into canonical form.
     Rewritten {
+        /// The line's 1-based number in the file as it was.
         line: usize,
+        /// The line's old text, without its line end.
         before: String,
+        /// The line's new text, without its line end.
         after: String,
     },
     /// Managed names taken off a line that keeps other names.
     NamesRemoved {
+        /// The line's 1-based number in the file as it was.
         line: usize,
+        /// The names taken off, as the line wrote them.
         names: Vec<String>,
+        /// The line's old text, without its line end.
         before: String,
+        /// The line's new text, without its line end.
         after: String,
     },
     /// A line removed because no name was left on it.
     LineRemoved {
+        /// The line's 1-based number in the file as it was.
         line: usize,
+        /// The names the line had, as it wrote them.
         names: Vec<String>,
+        /// The removed line's text, without its line end.
         text: String,
     },
 }
@@ -105,14 +123,20 @@ impl fmt::Display for Change {
 pub enum Notice {
     /// The local host name is none of the nodes' names, so its own entries
     /// were not fixed. Only with `state: present`.
-    LocalHostNotANode { hostname: String },
+    LocalHostNotANode {
+        /// The local host name, as [`Options::local_hostname`] gives it.
+        hostname: String,
+    },
     /// In the new file, `name` (the local host name or its first label)
     /// maps to a loopback address on these lines (numbers in the new
     /// file). With `only_loopback`, the file gives it no other address:
     /// pmxcfs will not start unless DNS answers first.
     LocalNameOnLoopback {
+        /// The local host name or its first label, as given.
         name: String,
+        /// 1-based numbers, in the new file, of the loopback lines with it.
         lines: Vec<usize>,
+        /// True when the new file gives the name no other address.
         only_loopback: bool,
     },
 }
@@ -148,8 +172,11 @@ impl fmt::Display for Notice {
 /// The outcome of planning: the whole new content, what changed, and notices.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Plan {
+    /// The new content of the file; the old one when nothing changed.
     pub content: String,
+    /// The edits, in file order, appended lines last.
     pub changes: Vec<Change>,
+    /// What the module should warn or fail on about the local host name.
     pub notices: Vec<Notice>,
 }
 
@@ -182,7 +209,9 @@ pub struct Edits<'a> {
     /// The file's last line is kept and has no line end: `eol` is written
     /// after it, before the appended lines.
     end_last_line: bool,
+    /// The edits, in file order, appended lines last.
     pub changes: Vec<Change>,
+    /// What the module should warn or fail on about the local host name.
     pub notices: Vec<Notice>,
 }
 

@@ -26,16 +26,34 @@ pub const LOCAL_CONF: &str = "/etc/corosync/corosync.conf";
 pub enum ConfError {
     /// A `}` with no open section.
     #[error("corosync.conf parse error on line {line}: unexpected '}}'")]
-    UnexpectedClose { line: usize },
+    UnexpectedClose {
+        /// The 1-based line of the token.
+        line: usize,
+    },
     /// A key without its `:` (PVE: `missing ':' after key`).
     #[error("corosync.conf parse error on line {line}: missing ':' after key '{key}'")]
-    MissingColon { line: usize, key: String },
+    MissingColon {
+        /// The 1-based line of the token.
+        line: usize,
+        /// The token read as a key, as written.
+        key: String,
+    },
     /// The text ends right after a key.
     #[error("corosync.conf parse error on line {line}: no value for '{key}'")]
-    MissingValue { line: usize, key: String },
+    MissingValue {
+        /// The 1-based line of the token.
+        line: usize,
+        /// The key, without its `:`.
+        key: String,
+    },
     /// The text ends inside a section.
     #[error("corosync.conf parse error: section '{name}' opened on line {line} is never closed")]
-    UnclosedSection { name: String, line: usize },
+    UnclosedSection {
+        /// The name of the innermost open section.
+        name: String,
+        /// The 1-based line the section was opened on.
+        line: usize,
+    },
     /// `bump_config_version` found no usable `totem.config_version`.
     #[error(
         "invalid corosync config: unable to read config version (totem.config_version missing or not a number)"
@@ -45,20 +63,38 @@ pub enum ConfError {
     #[error(
         "invalid corosync.conf {what} '{value}': it must be one word without whitespace, '{{', '}}' or '#'"
     )]
-    InvalidToken { what: &'static str, value: String },
+    InvalidToken {
+        /// Which part it is: `"key"` or `"value"`.
+        what: &'static str,
+        /// The key or value as given.
+        value: String,
+    },
 }
 
 /// One item of a section, in file order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Entry {
-    Value { key: String, value: String },
-    Section { name: String, section: Section },
+    /// A `key: value` line.
+    Value {
+        /// The key, without its `:`.
+        key: String,
+        /// The value: one token.
+        value: String,
+    },
+    /// A `name { ... }` section.
+    Section {
+        /// The section's name, such as `totem` or `node`.
+        name: String,
+        /// The section's items.
+        section: Section,
+    },
 }
 
 /// A section: its items in the order they were read or added.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Section {
+    /// The values and sub-sections, in order.
     pub entries: Vec<Entry>,
 }
 
@@ -154,6 +190,7 @@ impl Section {
 pub struct ConfNode {
     /// `name`, or `ring0_addr` when there is no name (as PVE indexes nodes).
     pub name: Option<String>,
+    /// `nodeid`; `None` when absent or not a number.
     pub nodeid: Option<u32>,
     /// `quorum_votes`; corosync counts 1 when it is absent.
     pub quorum_votes: Option<u32>,
@@ -179,9 +216,14 @@ impl ConfNode {
 /// An `interface` section of `totem`: a knet link (PVE ≥ 6) or a ring (PVE 4/5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConfInterface {
+    /// `linknumber` (knet); `None` when absent or not a number.
     pub linknumber: Option<u32>,
+    /// `ringnumber` (PVE 4/5 files); `None` when absent or not a number.
     pub ringnumber: Option<u32>,
+    /// `knet_link_priority`: with several links, the one with the highest
+    /// value is used; `None` when absent or not a number.
     pub knet_link_priority: Option<u32>,
+    /// `bindnetaddr`, the network the ring binds to (PVE 4/5 files).
     pub bindnetaddr: Option<String>,
     /// Every key of the section, in file order.
     pub keys: Vec<(String, String)>,
@@ -197,7 +239,9 @@ impl ConfInterface {
 /// The `quorum.device` section (a QDevice).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QuorumDevice {
+    /// `model`; PVE sets `net`.
     pub model: Option<String>,
+    /// `votes`, the votes the device gives; `None` when absent or not a number.
     pub votes: Option<u32>,
     /// `net.algorithm` (`ffsplit`, `lms`).
     pub algorithm: Option<String>,
@@ -208,6 +252,7 @@ pub struct QuorumDevice {
 /// A parsed `corosync.conf`: the top-level section plus typed accessors.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CorosyncConf {
+    /// The file's top level: `totem`, `nodelist`, `quorum`, `logging`.
     pub root: Section,
 }
 

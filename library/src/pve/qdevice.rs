@@ -12,16 +12,21 @@ use super::status::ClusterView;
 /// What the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Want {
+    /// A QDevice at the given address (`state: present`).
     Present,
+    /// No QDevice (`state: absent`).
     Absent,
 }
 
 /// What the module reads before it decides.
 #[derive(Debug, Clone)]
 pub struct Facts<'a> {
+    /// Whether the QDevice is to be there or gone.
     pub want: Want,
     /// The QNetd host (`address`).
     pub address: &'a str,
+    /// The `force` option: set up a QDevice on an odd node count too, with
+    /// the `lms` algorithm, as `pvecm qdevice setup --force` does.
     pub force: bool,
     /// `pvecm status` with the nodelist of `/etc/pve/corosync.conf`.
     pub status: &'a ClusterView,

@@ -25,15 +25,19 @@ pub struct Expectation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "health", rename_all = "snake_case")]
 pub enum Health {
+    /// Every expectation holds.
     Healthy,
-    /// `reasons` one per problem; `message` them all in one line.
+    /// At least one expectation does not hold.
     Unhealthy {
+        /// One sentence per problem, in the order checked.
         reasons: Vec<String>,
+        /// The reasons joined into one line.
         message: String,
     },
 }
 
 impl Health {
+    /// Whether the verdict is [`Health::Healthy`].
     pub fn is_healthy(&self) -> bool {
         matches!(self, Health::Healthy)
     }

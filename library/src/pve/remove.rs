@@ -44,8 +44,9 @@ pub struct Removal {
     pub node: String,
     /// Its corosync node id.
     pub nodeid: u32,
-    /// The nodelist's names, before and after.
+    /// The nodelist's names before the removal.
     pub members_before: Vec<String>,
+    /// The nodelist's names once the node is gone.
     pub members_after: Vec<String>,
     /// The expected votes once it is gone (the nodes' votes, and a
     /// QDevice's).

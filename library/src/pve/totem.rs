@@ -51,13 +51,28 @@ pub enum TotemError {
     Empty,
     /// A key that Proxmox VE manages.
     #[error("totem.{key} cannot be set with this module: {reason}")]
-    Managed { key: String, reason: &'static str },
+    Managed {
+        /// The key, as given under `totem`.
+        key: String,
+        /// Why the module leaves the key alone.
+        reason: &'static str,
+    },
     /// A value that is not one word: a dict, a list, a float or null.
     #[error("totem.{key} must be a single value (a string, an integer or a boolean), not {kind}")]
-    NotAValue { key: String, kind: &'static str },
+    NotAValue {
+        /// The key, as given under `totem`.
+        key: String,
+        /// What was given instead: `"a float"`, `"a dict"`, `"a list"` or `"null"`.
+        kind: &'static str,
+    },
     /// A key or value that cannot be written as one corosync token.
     #[error("totem.{key}: {error}")]
-    Invalid { key: String, error: ConfError },
+    Invalid {
+        /// The key, as given under `totem`.
+        key: String,
+        /// The writer's refusal of the key or the value.
+        error: ConfError,
+    },
     /// The file does not parse.
     #[error("{0}")]
     Parse(ConfError),
@@ -133,9 +148,11 @@ pub fn spell(key: &str, setting: &Setting, current: Option<&str>) -> String {
 /// One key that changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
+    /// The key in the `totem` section.
     pub key: String,
     /// The value in the file now; `None` if the key is absent.
     pub before: Option<String>,
+    /// The value written, spelled as [`spell`] gives it.
     pub after: String,
 }
 
@@ -144,6 +161,7 @@ pub struct Change {
 pub struct Plan {
     /// The keys whose value changes, in the order given.
     pub changes: Vec<Change>,
+    /// `totem.config_version` in the file now.
     pub config_version_before: u64,
     /// One more than before if anything changes, else the same.
     pub config_version_after: u64,

@@ -11,7 +11,10 @@ use super::PublicKey;
 /// One host: every name it is reached by, and its key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostEntry {
+    /// The names and addresses the host is reached by, in the order a new
+    /// line lists them.
     pub names: Vec<String>,
+    /// The host key to pin for those names.
     pub key: PublicKey,
 }
 
@@ -27,6 +30,7 @@ pub struct KnownHostsPlan {
 }
 
 impl KnownHostsPlan {
+    /// Whether the file is to be written: a line added or an old key taken out.
     pub fn changed(&self) -> bool {
         !self.added.is_empty() || !self.removed.is_empty()
     }

@@ -34,8 +34,11 @@ pub fn is_key_type(word: &str) -> bool {
 /// type and base64 are the same; the comment is only a label.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublicKey {
+    /// The key type, such as `ssh-ed25519`.
     pub kind: String,
+    /// The key in base64, as written.
     pub blob: String,
+    /// The text after the key, trimmed; `None` when there is none.
     pub comment: Option<String>,
 }
 

@@ -26,6 +26,7 @@ pub struct ClusterInfo {
     pub name: Option<String>,
     /// `Config Version:`; PVE prints -1 when the file has none.
     pub config_version: Option<i64>,
+    /// `Transport:`, such as `knet`.
     pub transport: Option<String>,
     /// `Secure auth:` on/off.
     pub secure_auth: Option<bool>,
@@ -34,7 +35,9 @@ pub struct ClusterInfo {
 /// corosync's "Quorum information" section.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QuorumInfo {
+    /// `Date:`, the time of the report as corosync printed it.
     pub date: Option<String>,
+    /// `Quorum provider:`, normally `corosync_votequorum`.
     pub provider: Option<String>,
     /// `Nodes:`, the members in the current view.
     pub nodes: Option<u32>,
@@ -42,15 +45,20 @@ pub struct QuorumInfo {
     pub node_id: Option<u32>,
     /// `Ring ID:` as printed (`1/348` or `1.9e1`).
     pub ring_id: Option<String>,
+    /// `Quorate:` Yes or No.
     pub quorate: Option<bool>,
 }
 
 /// corosync's "Votequorum information" section.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VotequorumInfo {
+    /// `Expected votes:`, the votes of all configured nodes and the QDevice.
     pub expected_votes: Option<u32>,
+    /// `Highest expected:`, the highest expected votes any member reports.
     pub highest_expected: Option<u32>,
+    /// `Total votes:`, the votes present now.
     pub total_votes: Option<u32>,
+    /// `Quorum:`, the votes needed to be quorate.
     pub quorum: Option<u32>,
     /// `Quorum: N Activity blocked`.
     pub activity_blocked: Option<bool>,
@@ -61,6 +69,7 @@ pub struct VotequorumInfo {
 /// One member row of the membership table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MemberRow {
+    /// The `Nodeid` column (hex or decimal in the text).
     pub nodeid: u32,
     /// `None` when corosync printed no votes column.
     pub votes: Option<u32>,
@@ -68,6 +77,7 @@ pub struct MemberRow {
     pub qdevice: Option<String>,
     /// The name column: an address for `pvecm status`, a node name for `pvecm nodes`.
     pub name: Option<String>,
+    /// Whether the row carries the `(local)` mark: this node.
     pub local: bool,
 }
 
@@ -78,13 +88,16 @@ pub struct QdeviceRow {
     pub votes: u32,
     /// Whether it casts its votes for this node (no ` (votes N)` suffix).
     pub casting: bool,
+    /// The name column, `Qdevice`.
     pub name: String,
 }
 
 /// corosync's "Membership information" section.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Membership {
+    /// The cluster nodes' rows, in printed order.
     pub members: Vec<MemberRow>,
+    /// The QDevice's row, when the table has one.
     pub qdevice: Option<QdeviceRow>,
     /// Whether the table had the `Qdevice` column.
     pub qdevice_column: bool,
@@ -93,10 +106,15 @@ pub struct Membership {
 /// Parsed `pvecm status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StatusReport {
+    /// What the output says about this node's membership.
     pub state: NodeState,
+    /// The "Cluster information" block; `None` when not printed.
     pub cluster_info: Option<ClusterInfo>,
+    /// The "Quorum information" section; `None` when not printed.
     pub quorum: Option<QuorumInfo>,
+    /// The "Votequorum information" section; `None` when not printed.
     pub votequorum: Option<VotequorumInfo>,
+    /// The "Membership information" section; `None` when not printed.
     pub membership: Option<Membership>,
     /// Stderr lines that did not change the outcome (e.g. a warning next to a full status).
     pub warnings: Vec<String>,
@@ -105,8 +123,11 @@ pub struct StatusReport {
 /// Parsed `pvecm nodes`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NodesReport {
+    /// What the output says about this node's membership.
     pub state: NodeState,
+    /// The membership table; `None` when not printed.
     pub membership: Option<Membership>,
+    /// Stderr lines that did not change the outcome.
     pub warnings: Vec<String>,
 }
 

@@ -11,13 +11,17 @@ use crate::pve::corosync_conf::{ConfNode, CorosyncConf};
 /// This node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LocalNode {
+    /// The node's name, from `pvecm nodes` or the nodelist; `None` when
+    /// neither names it.
     pub name: Option<String>,
+    /// The node's corosync node id.
     pub nodeid: u32,
 }
 
 /// One cluster node (never the QDevice).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NodeStatus {
+    /// The node's corosync node id.
     pub nodeid: u32,
     /// From `pvecm nodes` or the corosync.conf nodelist.
     pub name: Option<String>,
@@ -25,16 +29,22 @@ pub struct NodeStatus {
     pub address: Option<String>,
     /// Runtime votes for online nodes, `quorum_votes` from corosync.conf for offline ones.
     pub votes: Option<u32>,
+    /// Whether this is the node the output was taken on.
     pub local: bool,
     /// The QDevice column for this node (`A,V,NMW`, `NR`, ...), when shown.
     pub qdevice: Option<String>,
+    /// Whether the node is in corosync's current membership; false for
+    /// nodes only the nodelist names.
     pub online: bool,
 }
 
 /// The QDevice, when one is configured or registered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QdeviceStatus {
+    /// Always true: the QDevice is configured or registered.
     pub present: bool,
+    /// The votes the QDevice has, from the membership table, else from
+    /// corosync.conf; `None` when neither gives them.
     pub votes: Option<u32>,
     /// This node's QDevice column (`A,V,NMW`, `NR`, ...).
     pub state: Option<String>,
@@ -45,26 +55,45 @@ pub struct QdeviceStatus {
 /// Everything known about the cluster from this node's point of view.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClusterView {
+    /// Whether the node is configured as a cluster member.
     pub in_cluster: bool,
+    /// Whether corosync answered.
     pub corosync_running: bool,
+    /// The cluster's name, from `pvecm status`, else from corosync.conf.
     pub cluster_name: Option<String>,
+    /// `totem.config_version`, from `pvecm status`, else from corosync.conf.
     pub config_version: Option<i64>,
+    /// `totem.transport` (such as `knet`), from `pvecm status`, else from
+    /// corosync.conf.
     pub transport: Option<String>,
+    /// `totem.secauth`, from `pvecm status`, else from corosync.conf.
     pub secure_auth: Option<bool>,
+    /// Whether corosync runs and the partition this node is in has quorum.
     pub quorate: bool,
+    /// This node, when the output names its node id.
     pub local_node: Option<LocalNode>,
+    /// Votequorum's expected votes.
     pub expected_votes: Option<u32>,
+    /// Votequorum's highest expected votes.
     pub highest_expected: Option<u32>,
+    /// Votequorum's total votes present now.
     pub total_votes: Option<u32>,
+    /// The votes needed to be quorate.
     pub quorum: Option<u32>,
+    /// Votequorum's flags (`Quorate`, `Qdevice`, ...); empty when none were
+    /// printed.
     pub flags: Vec<String>,
+    /// Whether votequorum blocks activity (no quorum).
     pub activity_blocked: bool,
+    /// The ring id as printed (`1/348` or `1.9e1`).
     pub ring_id: Option<String>,
     /// Online members and, when corosync.conf was given, its offline nodes; by node id.
     pub nodes: Vec<NodeStatus>,
     /// `nodes.len()`: configured nodes when corosync.conf was given, else the members seen.
     pub node_count: usize,
+    /// How many of `nodes` are online.
     pub online_count: usize,
+    /// The QDevice, when the membership, corosync.conf or the flags show one.
     pub qdevice: Option<QdeviceStatus>,
 }
 
