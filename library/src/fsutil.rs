@@ -1,7 +1,7 @@
 //! Writing files safely: atomic replacement that keeps mode and owner, an
 //! in-place fallback for bind-mounted files, and Ansible-style backups.
 //!
-//! Every writer takes a [`ChangeToken`](crate::change::ChangeToken), so
+//! Every writer takes a [`ChangeToken`], so
 //! nothing writes a file without one:
 //!
 //! ```compile_fail

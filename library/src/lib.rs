@@ -12,6 +12,8 @@
 //! modules themselves, the glue that reads state, plans, stops in check mode
 //! and applies.
 
+#![deny(missing_docs)]
+
 pub use ansible_module::{ansible, change, cmd};
 
 pub mod cluster_lock;
