@@ -421,24 +421,27 @@ mod tests {
             "{m}"
         );
         // Two of four online: not quorate.
-        let c = conf(&[("pve1", 1), ("pve2", 2), ("pve3", 3), ("pve4", 4)]);
         let mut s = status(&[1, 2], &[1, 2, 3, 4]);
         s.quorate = false;
-        let f = Facts {
+        assert!(refusal(remove_pve4(&s)).contains("not quorate"));
+    }
+
+    /// The decision to remove pve4 (no guests) from four nodes seen as `s`.
+    fn remove_pve4(s: &ClusterView) -> Decision {
+        let c = conf(&[("pve1", 1), ("pve2", 2), ("pve3", 3), ("pve4", 4)]);
+        decide(&Facts {
             me: "pve1",
             target: "pve4",
-            status: &s,
+            status: s,
             conf: &c,
             guests: vec![],
             separate: false,
-        };
-        assert!(refusal(decide(&f)).contains("not quorate"));
+        })
     }
 
     #[test]
     fn a_cluster_with_a_qdevice_loses_it_before_a_node_leaves() {
         // pve-docs pvecm.adoc, "Adding/Deleting Nodes After QDevice Setup".
-        let c = conf(&[("pve1", 1), ("pve2", 2), ("pve3", 3), ("pve4", 4)]);
         let mut s = status(&[1, 2, 3], &[1, 2, 3, 4]);
         s.qdevice = Some(crate::pve::status::QdeviceStatus {
             present: true,
@@ -446,15 +449,7 @@ mod tests {
             state: Some("A,V,NMW".into()),
             casting: Some(true),
         });
-        let d = decide(&Facts {
-            me: "pve1",
-            target: "pve4",
-            status: &s,
-            conf: &c,
-            guests: vec![],
-            separate: false,
-        });
-        let msg = refusal(d);
+        let msg = refusal(remove_pve4(&s));
         assert!(msg.starts_with("the cluster has a QDevice"), "{msg}");
         assert!(
             msg.contains("pve_cluster_qdevice with state absent"),
