@@ -15,15 +15,19 @@
 //! not part of the known layouts fails the parse and is quoted in the error.
 //!
 //! * `report`: the reports of `pvecm status` and `pvecm nodes`
-//!   ([`StatusReport`], [`NodesReport`]) and [`parse_status`],
-//!   [`parse_nodes`], which decide the node's state from both streams.
+//!   ([`StatusReport`], [`NodesReport`]) and their parts.
+//! * `parse`: [`parse_status`] and [`parse_nodes`], which decide the node's
+//!   state from both streams.
 //! * `stderr`: the stderr lines that decide the outcome.
 //! * `stdout`: the walk through stdout's sections, with `sections` (the
-//!   `Label: value` lines) and `table` (the membership table).
+//!   `Label: value` lines) and `table` (the membership table), both over
+//!   `line` (one line, its section, and the shared value rules).
 //! * `view`: everything merged into one [`ClusterView`].
 //! * `error`: [`ParseError`].
 
 mod error;
+mod line;
+mod parse;
 mod report;
 mod sections;
 mod stderr;
@@ -32,8 +36,9 @@ mod table;
 mod view;
 
 pub use error::ParseError;
+pub use parse::{parse_nodes, parse_status};
 pub use report::{
-    parse_nodes, parse_status, ClusterInfo, MemberRow, Membership, NodeState, NodesReport,
-    QdeviceRow, QuorumInfo, StatusReport, VotequorumInfo,
+    ClusterInfo, MemberRow, Membership, NodeState, NodesReport, QdeviceRow, QuorumInfo,
+    StatusReport, VotequorumInfo,
 };
 pub use view::{ClusterView, LocalNode, NodeStatus, QdeviceStatus};

@@ -2,8 +2,8 @@
 //! information sections.
 
 use super::error::ParseError;
+use super::line::{is_ring_id, parse_nodeid, parse_u32, set_once, Line, Sect};
 use super::report::{ClusterInfo, QuorumInfo, VotequorumInfo};
-use super::stdout::{is_ring_id, parse_nodeid, parse_u32, set_once, Line, Sect};
 
 pub(super) fn parse_cluster_line(
     info: &mut ClusterInfo,

@@ -2,8 +2,8 @@
 //! status` and `pvecm nodes` print.
 
 use super::error::ParseError;
+use super::line::{parse_nodeid, parse_u32, Line, Sect};
 use super::report::{MemberRow, Membership, QdeviceRow};
-use super::stdout::{parse_nodeid, parse_u32, Line, Sect};
 
 fn is_qdevice_state(text: &str) -> bool {
     if text == "NR" {
