@@ -2,6 +2,9 @@
 change that breaks one fails here instead of in review:
 
 - one door to processes: only `cmd.rs` names `std::process::Command`;
+- no import cycles: in every folder of both crates, sibling modules import
+  each other in one direction only (the crates themselves are layered by
+  cargo: `ansible_module` cannot name `pve_cluster`);
 - only the module context grants the permission to change the node
   (`ChangeToken::grant`), which it refuses in check mode;
 - the pure layers (`pve/`, `hosts/`, `ssh/`) read no file, run no command and
@@ -123,3 +126,111 @@ def test_no_jinja_expression_in_the_role_is_longer_than_three_lines():
             if m.group(0).count("\n") >= 3:
                 offenders.append("%s:%d" % (rel, text[:m.start()].count("\n") + 1))
     assert offenders == [], offenders
+
+
+CRATES = {"pve_cluster": LIBRARY / "src", "ansible_module": LIBRARY / "ansible_module" / "src"}
+PATH_REF = re.compile(r"\b(crate|super)((?:::\w+)+)")
+USE = re.compile(r"\buse\s+((?:crate|super)::[^;]+);", re.S)
+
+
+def module_path(src, path):
+    """The module path of a source file: lib.rs is [], a/mod.rs and a.rs are [a]."""
+    parts = list(path.relative_to(src).with_suffix("").parts)
+    if parts[-1] in ("lib", "mod"):
+        parts.pop()
+    return parts
+
+
+def expand(use):
+    """`a::{b, c::{d}}` -> ['a::b', 'a::c::d']."""
+    use = re.sub(r"\s+", "", use)
+    m = re.match(r"^(.*?)\{(.*)\}$", use)
+    if not m:
+        return [use]
+    prefix, inner = m.groups()
+    items, depth, cur = [], 0, ""
+    for ch in inner:
+        if ch == "," and depth == 0:
+            items.append(cur)
+            cur = ""
+            continue
+        depth += (ch == "{") - (ch == "}")
+        cur += ch
+    items.append(cur)
+    return [p for item in items if item for p in expand(prefix + item)]
+
+
+def references(text):
+    """Every crate:: or super:: path the code names, `use` lists expanded."""
+    code = "\n".join(code_lines(text))
+    refs = [p for u in USE.findall(code) for p in expand(u)]
+    refs += [m.group(1) + m.group(2) for m in PATH_REF.finditer(USE.sub("", code))]
+    return refs
+
+
+def module_edges(crate):
+    """(level, from, to): module `from` names sibling module `to`, both children of `level`."""
+    src = CRATES[crate]
+    files = {tuple(module_path(src, p)): p for p in src.rglob("*.rs")
+             if p.name not in ("tests.rs", "fixtures.rs")}
+    edges = set()
+    for here, path in files.items():
+        text = path.read_text()
+        cut = text.find("#[cfg(test)]")
+        for ref in references(text if cut < 0 else text[:cut]):
+            segs = ref.split("::")
+            if segs[0] == "crate":
+                target = segs[1:]
+            else:
+                base = list(here)
+                while segs and segs[0] == "super":
+                    base = base[:-1]
+                    segs = segs[1:]
+                target = base + segs
+            common = 0
+            while common < min(len(here), len(target)) and here[common] == target[common]:
+                common += 1
+            if common < len(here) and common < len(target):
+                level = tuple(target[:common])
+                if level + (target[common],) in files:
+                    edges.add((level, here[common], target[common]))
+    return edges
+
+
+def cycle(edges):
+    """One cycle in the graph of `edges` as a list of nodes, or None."""
+    graph = {}
+    for a, b in edges:
+        graph.setdefault(a, set()).add(b)
+    state = {}
+
+    def visit(node, trail):
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return trail[trail.index(nxt):] + [nxt] if nxt in trail else [node, nxt]
+            if nxt not in state:
+                found = visit(nxt, trail + [nxt])
+                if found:
+                    return found
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state:
+            found = visit(start, [start])
+            if found:
+                return found
+    return None
+
+
+def test_the_modules_of_each_folder_import_each_other_in_one_direction():
+    for crate in CRATES:
+        edges = module_edges(crate)
+        # The reading finds the imports it is to judge.
+        expected = {"pve_cluster": ((), "modules", "pve"), "ansible_module": ((), "ansible", "cmd")}[crate]
+        assert expected in edges, sorted(edges)
+        levels = {level for level, _, _ in edges}
+        for level in sorted(levels):
+            found = cycle({(a, b) for lv, a, b in edges if lv == level})
+            assert found is None, "%s::%s: import cycle %s" % (crate, "::".join(level), " -> ".join(found))
