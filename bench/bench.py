@@ -732,6 +732,7 @@ def main() -> None:
         work = Path(tempfile.mkdtemp(prefix="bench-"))
         res["process"] = module_process(work, args.hyperfine_runs or 200)
         res["process_measured"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        res.pop("process_kept", None)
         (BENCH / "results.json").write_text(json.dumps(res, indent=1, default=str) + "\n")
         args.argv = res.get("argv", [])
         write_report(res, args)
