@@ -89,6 +89,13 @@ def test_03_check_mode_shows_the_membership_and_changes_nothing(bed):
     assert f"-{bed.node(4)}" in r["_out"], r["_out"]
     assert r["msg"].startswith(f"would remove {bed.node(4)} (node id 4)"), r
     assert bed.conf(1) == before
+    # With the SSH clean-up: the lines that would go, and none gone.
+    keys = cluster_ssh_file(bed, "authorized_keys")
+    r = remove(bed, bed.node(4), "--check", "--diff", remove_ssh_keys=True)
+    assert not r["failed"] and r["changed"], r
+    gone = r["ssh_keys_removed"]["authorized_keys"]
+    assert len(gone) == 1 and gone[0].endswith(f" root@{bed.node(4)}"), r
+    assert cluster_ssh_file(bed, "authorized_keys") == keys and bed.conf(1) == before
 
 
 def three_node_inventory(b):
@@ -108,6 +115,16 @@ def test_04_the_playbook_removes_a_powered_off_node_and_corosync_expects_three_v
     r = remove_play(bed, bed.inventory)
     assert r.returncode != 0 and "take them out of the inventory group" in r.stdout, r.stdout[-3000:]
     v = version(bed)
+    gone = bed.node(4)
+    # What the join left: the node's root key (ssh-keygen names it root@<node>). Since
+    # pve-cluster 8.0.6 a join keeps its host key in /etc/pve/nodes/<node>/ssh_known_hosts
+    # only; a cluster formed before also has it in the cluster's known_hosts under the node's
+    # name and address (Setup.pm ssh_merge_known_hosts, run by every join then): put it there
+    # as such an older join did.
+    assert f"root@{gone}" in cluster_ssh_file(bed, "authorized_keys")
+    key = bed.sh(1, f"cat /etc/pve/nodes/{gone}/ssh_known_hosts").stdout.split()[1:3]
+    bed.sh(1, f"echo '{gone},{bed.ip(4)} {' '.join(key)}' >> /etc/pve/priv/known_hosts")
+    assert known_hosts_names(bed) >= {gone, bed.ip(4)}, known_hosts_names(bed)
     r = remove_play(bed, three_node_inventory(bed))
     assert r.returncode == 0, r.stdout[-4000:]
     rc = recap(r.stdout)
@@ -121,12 +138,28 @@ def test_04_the_playbook_removes_a_powered_off_node_and_corosync_expects_three_v
                           timeout=60, what=f"{bed.node(k)} expecting 3 votes")
         assert status["quorate"] and status["node_count"] == 3, status
     assert bed.sh(1, f"test -e /etc/pve/nodes/{bed.node(4)} && echo left || echo gone").stdout.strip() == "gone"
+    # The documented clean-up: its keys are out of the cluster's SSH files, the others' stay.
+    assert f"root@{gone}" not in cluster_ssh_file(bed, "authorized_keys")
+    assert all(f"root@{bed.node(k)}" in cluster_ssh_file(bed, "authorized_keys") for k in (1, 2, 3))
+    pinned = known_hosts_names(bed)
+    assert not pinned & {gone, bed.ip(4)} and {bed.node(1), bed.ip(1)} <= pinned, pinned
+
+
+def cluster_ssh_file(b, name):
+    return b.sh(1, f"cat /etc/pve/priv/{name}").stdout
+
+
+def known_hosts_names(b):
+    """The plain host names of the cluster's known_hosts."""
+    return {n for line in cluster_ssh_file(b, "known_hosts").splitlines() if line and not line.startswith(("#", "@"))
+            for n in line.split()[0].split(",")}
 
 
 def test_05_a_second_removal_is_ok(bed):
-    r = remove(bed, bed.node(4), remove_directory=True)
+    r = remove(bed, bed.node(4), remove_directory=True, remove_ssh_keys=True)
     assert not r["failed"] and not r["changed"], r
     assert r["msg"] == f"{bed.node(4)} is not a node of this cluster", r
+    assert r["ssh_keys_removed"] == {"authorized_keys": [], "known_hosts": []}, r
 
 
 def test_05b_a_removal_that_would_leave_the_cluster_without_quorum_is_refused(bed):

@@ -20,7 +20,11 @@ use crate::fsutil;
 use crate::node;
 use crate::probe::{self, ConfReadError};
 use crate::pve::corosync_conf::{CorosyncConf, CLUSTER_CONF};
+use crate::pve::finish::{CLUSTER_AUTHORIZED_KEYS, CLUSTER_KNOWN_HOSTS};
 use crate::pve::remove::{self, Decision, Facts, Removal};
+use crate::ssh;
+
+use super::file_update::update_file;
 
 /// How long `pvecm delnode` may take.
 const DELNODE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -37,6 +41,7 @@ pub struct Params {
     #[allow(dead_code)]
     state: String,
     remove_directory: bool,
+    remove_ssh_keys: bool,
     keep_guests: bool,
     separate: bool,
     timeout: u64,
@@ -54,6 +59,7 @@ impl Module for ClusterNode {
                 .choices(&["absent"])
                 .default("absent"),
             Opt::new("remove_directory", Type::Bool).default(false),
+            Opt::new("remove_ssh_keys", Type::Bool).default(false),
             Opt::new("keep_guests", Type::Bool).default(false),
             Opt::new("separate", Type::Bool).default(false),
             Opt::new("timeout", Type::Int).default(60),
@@ -62,113 +68,223 @@ impl Module for ClusterNode {
 
     fn run(params: Params, ctx: &mut Context<'_>) -> Result<Outcome, Failure> {
         let target = checked_target(&params)?;
-        let probe = probe::read(ctx.runner, Path::new(CLUSTER_CONF))?;
-        if !probe.status.in_cluster {
-            return Err(Failure::new(
-                "this node is in no cluster: run the removal on a member of the cluster",
-            ));
-        }
-        let conf = read_conf()?;
-        let me = node::hostname().unwrap_or_default();
-        let facts = Facts {
-            me: &me,
-            target,
-            status: &probe.status,
-            conf: &conf,
-            guests: if params.keep_guests && !params.separate {
-                Vec::new()
-            } else {
-                guests(target)
-            },
-            separate: params.separate,
+        let Some(planned) = plan_removal(&params, ctx, target)? else {
+            return leftover(target, &params, ctx);
         };
-        let kept = if params.separate {
-            facts.guests.clone()
-        } else {
-            Vec::new()
-        };
-        let removal = match remove::decide(&facts) {
-            Decision::Refuse(msg) => return Err(Failure::new(msg)),
-            Decision::NotMember => return leftover(target, &params, ctx),
-            Decision::Remove(removal) => removal,
-        };
-        let version = conf.config_version();
-        let mut outcome = report(&removal, version, None);
-        outcome.changed = true;
-        outcome.diff = outcome_diff(ctx, &removal);
-        if params.separate {
-            outcome
-                .data
-                .insert("separate".into(), separation_report(&removal, &kept));
-        }
         if ctx.check_mode() {
-            outcome.msg = Some(if params.separate {
-                format!(
-                    "would separate {} (node id {}): run on it over SSH (root@{}): {}; then remove \
-                     it from the cluster with 'pvecm delnode {}'; its guests' files would stay on it",
-                    removal.node,
-                    removal.nodeid,
-                    removal.address.as_deref().unwrap_or("?"),
-                    remove::SEPARATE_STEPS.join("; "),
-                    removal.node
-                )
-            } else {
-                format!(
-                    "would remove {} (node id {}) from the cluster",
-                    removal.node, removal.nodeid
-                )
-            });
-            return Ok(outcome);
+            return would_remove(&params, ctx, &planned);
         }
-        let token = ctx.change_token()?;
-        if params.separate {
-            separate(ctx, &removal, &token)?;
-            wait_until_gone(ctx, &removal, params.timeout)
-                .map_err(|msg| Failure::new(msg).after_change())?;
-        }
-        delnode(ctx, &removal, &token).map_err(|f| {
+        remove_now(&params, ctx, &planned)
+    }
+}
+
+/// A removal that may go ahead, with what it keeps.
+struct Planned {
+    removal: Removal,
+    /// With `separate`: the guests whose files stay on the node.
+    kept: Vec<String>,
+    /// `config_version` of corosync.conf before the removal.
+    version: Option<u64>,
+}
+
+/// Reads the cluster and decides; `None` when the cluster does not list
+/// the node.
+fn plan_removal(
+    params: &Params,
+    ctx: &Context<'_>,
+    target: &str,
+) -> Result<Option<Planned>, Failure> {
+    let probe = probe::read(ctx.runner, Path::new(CLUSTER_CONF))?;
+    if !probe.status.in_cluster {
+        return Err(Failure::new(
+            "this node is in no cluster: run the removal on a member of the cluster",
+        ));
+    }
+    let conf = read_conf()?;
+    let me = node::hostname().unwrap_or_default();
+    let facts = Facts {
+        me: &me,
+        target,
+        status: &probe.status,
+        conf: &conf,
+        guests: if params.keep_guests && !params.separate {
+            Vec::new()
+        } else {
+            guests(target)
+        },
+        separate: params.separate,
+    };
+    let kept = if params.separate {
+        facts.guests.clone()
+    } else {
+        Vec::new()
+    };
+    match remove::decide(&facts) {
+        Decision::Refuse(msg) => Err(Failure::new(msg)),
+        Decision::NotMember => Ok(None),
+        Decision::Remove(removal) => Ok(Some(Planned {
+            removal,
+            kept,
+            version: conf.config_version(),
+        })),
+    }
+}
+
+/// Check mode: every check made, the membership before and after, nothing
+/// changed.
+fn would_remove(
+    params: &Params,
+    ctx: &mut Context<'_>,
+    planned: &Planned,
+) -> Result<Outcome, Failure> {
+    let removal = &planned.removal;
+    let mut outcome = report(removal, planned.version, None);
+    outcome.changed = true;
+    outcome.diff = outcome_diff(ctx, removal);
+    if params.separate {
+        outcome
+            .data
+            .insert("separate".into(), separation_report(removal, &planned.kept));
+    }
+    outcome.msg = Some(if params.separate {
+        format!(
+            "would separate {} (node id {}): run on it over SSH (root@{}): {}; then remove \
+             it from the cluster with 'pvecm delnode {}'; its guests' files would stay on it",
+            removal.node,
+            removal.nodeid,
+            removal.address.as_deref().unwrap_or("?"),
+            remove::SEPARATE_STEPS.join("; "),
+            removal.node
+        )
+    } else {
+        format!(
+            "would remove {} (node id {}) from the cluster",
+            removal.node, removal.nodeid
+        )
+    });
+    if params.remove_ssh_keys {
+        forget_ssh_keys(&mut outcome, ctx, &removal.node, removal.address.as_deref())?;
+    }
+    Ok(outcome)
+}
+
+/// Separates the node when asked, removes it, and reads the result back.
+fn remove_now(
+    params: &Params,
+    ctx: &mut Context<'_>,
+    planned: &Planned,
+) -> Result<Outcome, Failure> {
+    let (removal, kept, version) = (&planned.removal, &planned.kept, planned.version);
+    let token = ctx.change_token()?;
+    if params.separate {
+        separate(ctx, removal, &token)?;
+        wait_until_gone(ctx, removal, params.timeout)
+            .map_err(|msg| Failure::new(msg).after_change())?;
+    }
+    delnode(ctx, removal, &token).map_err(
+        |f| {
             if params.separate {
                 f.after_change()
             } else {
                 f
             }
-        })?;
-        let version_after = confirm_removed(&removal, version)?;
-        let expected = wait_for_expected_votes(ctx, &removal, params.timeout)
-            .map_err(|msg| Failure::new(msg).after_change())?;
-        let mut outcome = report(&removal, version, version_after);
-        outcome.changed = true;
-        outcome.diff = outcome_diff(ctx, &removal);
+        },
+    )?;
+    let version_after = confirm_removed(removal, version)?;
+    let expected = wait_for_expected_votes(ctx, removal, params.timeout)
+        .map_err(|msg| Failure::new(msg).after_change())?;
+    let mut outcome = report(removal, version, version_after);
+    outcome.changed = true;
+    outcome.diff = outcome_diff(ctx, removal);
+    outcome
+        .data
+        .insert("expected_votes".into(), json!(expected));
+    let mut msg = format!(
+        "removed {} (node id {}) from the cluster; {} nodes remain, expecting {expected} votes",
+        removal.node,
+        removal.nodeid,
+        removal.members_after.len()
+    );
+    if params.separate {
         outcome
             .data
-            .insert("expected_votes".into(), json!(expected));
-        let mut msg = format!(
-            "removed {} (node id {}) from the cluster; {} nodes remain, expecting {expected} votes",
+            .insert("separate".into(), separation_report(removal, kept));
+        msg.push_str(&format!(
+            "; separated it: {} is a standalone node now, and its guests' files stay on it{}",
             removal.node,
-            removal.nodeid,
-            removal.members_after.len()
-        );
-        if params.separate {
-            outcome
-                .data
-                .insert("separate".into(), separation_report(&removal, &kept));
-            msg.push_str(&format!(
-                "; separated it: {} is a standalone node now, and its guests' files stay on it{}",
-                removal.node,
-                if kept.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", kept.join(", "))
-                }
-            ));
-        }
-        if params.remove_directory {
-            remove_directory(&removal.node, &token)?;
-            msg.push_str(&format!("; removed /etc/pve/nodes/{}", removal.node));
-        }
-        outcome.msg = Some(msg);
-        Ok(outcome)
+            if kept.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", kept.join(", "))
+            }
+        ));
     }
+    if params.remove_directory {
+        remove_directory(&removal.node, &token)?;
+        msg.push_str(&format!("; removed /etc/pve/nodes/{}", removal.node));
+    }
+    if params.remove_ssh_keys {
+        forget_ssh_keys(&mut outcome, ctx, &removal.node, removal.address.as_deref())
+            .map_err(Failure::after_change)?;
+        msg.push_str("; took its keys out of the cluster's SSH files");
+    }
+    outcome.msg = Some(msg);
+    Ok(outcome)
+}
+
+/// The cluster's SSH files without the node, as the documentation's
+/// clean-up after a removal says: root's key of the node out of
+/// `/etc/pve/priv/authorized_keys`, its name and address out of
+/// `/etc/pve/priv/known_hosts`. Reports the lines taken out
+/// (`ssh_keys_removed`) and their diffs; marks the outcome changed when a
+/// line goes. Writes nothing in check mode.
+fn forget_ssh_keys(
+    outcome: &mut Outcome,
+    ctx: &mut Context<'_>,
+    node: &str,
+    address: Option<&str>,
+) -> Result<bool, Failure> {
+    let names: Vec<String> = std::iter::once(node)
+        .chain(address)
+        .map(str::to_string)
+        .collect();
+    let mut diffs = Vec::new();
+    let (_, keys) = update_file(
+        Path::new(CLUSTER_AUTHORIZED_KEYS),
+        0o600,
+        ctx,
+        &mut diffs,
+        |t| {
+            let plan = ssh::plan_forget_root_key(t, node);
+            (plan.content, Vec::new(), plan.removed)
+        },
+    )?;
+    let (_, hosts) = update_file(
+        Path::new(CLUSTER_KNOWN_HOSTS),
+        0o600,
+        ctx,
+        &mut diffs,
+        |t| {
+            let plan = ssh::plan_forget_hosts(t, &names);
+            (plan.content, Vec::new(), plan.removed)
+        },
+    )?;
+    let removed = !keys.is_empty() || !hosts.is_empty();
+    outcome.changed |= removed;
+    outcome.data.insert(
+        "ssh_keys_removed".into(),
+        json!({"authorized_keys": keys, "known_hosts": hosts}),
+    );
+    if ctx.diff() && !diffs.is_empty() {
+        let mut all: Vec<serde_json::Value> = match outcome.diff.take() {
+            Some(serde_json::Value::Array(list)) => list,
+            Some(one) => vec![one],
+            None => Vec::new(),
+        };
+        all.extend(diffs);
+        outcome.diff = Some(serde_json::Value::Array(all));
+    }
+    Ok(removed)
 }
 
 fn separation_report(removal: &Removal, kept: &[String]) -> serde_json::Value {
@@ -344,36 +460,48 @@ fn guests(node: &str) -> Vec<String> {
 }
 
 /// A node the cluster no longer lists: with `remove_directory`, its
-/// directory in `/etc/pve/nodes` goes too (unless it holds guests).
-fn leftover(target: &str, params: &Params, ctx: &Context<'_>) -> Result<Outcome, Failure> {
+/// directory in `/etc/pve/nodes` goes too (unless it holds guests), and with
+/// `remove_ssh_keys` its keys in the cluster's SSH files.
+fn leftover(target: &str, params: &Params, ctx: &mut Context<'_>) -> Result<Outcome, Failure> {
     let dir = format!("/etc/pve/nodes/{target}");
     let mut outcome = Outcome::default()
         .with("node", target)
         .with("members", json!({"before": null, "after": null}));
-    if !params.remove_directory || !Path::new(&dir).is_dir() {
-        outcome.msg = Some(format!("{target} is not a node of this cluster"));
-        return Ok(outcome);
-    }
-    let guests = guests(target);
-    if !guests.is_empty() {
-        return Err(Failure::new(format!(
-            "{target} is no longer in the cluster, but {dir} still holds guests: {}; move or back \
-             them up before its directory is removed",
-            guests.join(", ")
-        )));
-    }
-    outcome.changed = true;
-    if ctx.check_mode() {
-        outcome.msg = Some(format!(
-            "{target} is not a node of this cluster; would remove {dir}"
+    let would = if ctx.check_mode() { "would " } else { "" };
+    let mut done = Vec::new();
+    if params.remove_directory && Path::new(&dir).is_dir() {
+        let guests = guests(target);
+        if !guests.is_empty() {
+            return Err(Failure::new(format!(
+                "{target} is no longer in the cluster, but {dir} still holds guests: {}; move or \
+                 back them up before its directory is removed",
+                guests.join(", ")
+            )));
+        }
+        outcome.changed = true;
+        if !ctx.check_mode() {
+            let token = ctx.change_token()?;
+            remove_directory(target, &token)?;
+        }
+        done.push(format!(
+            "{would}remove{} {dir}",
+            if would.is_empty() { "d" } else { "" }
         ));
-        return Ok(outcome);
     }
-    let token = ctx.change_token()?;
-    remove_directory(target, &token)?;
-    outcome.msg = Some(format!(
-        "{target} is not a node of this cluster; removed {dir}"
-    ));
+    if params.remove_ssh_keys && forget_ssh_keys(&mut outcome, ctx, target, None)? {
+        done.push(format!(
+            "{would}{} its keys out of the cluster's SSH files",
+            if would.is_empty() { "took" } else { "take" }
+        ));
+    }
+    outcome.msg = Some(if done.is_empty() {
+        format!("{target} is not a node of this cluster")
+    } else {
+        format!(
+            "{target} is not a node of this cluster; {}",
+            done.join("; ")
+        )
+    });
     Ok(outcome)
 }
 

@@ -250,7 +250,7 @@ fn report(
 /// merged the keys into `/etc/pve/priv/known_hosts` (`ssh_merge_known_hosts`).
 /// A member whose node now has another key was reinstalled.
 fn member_host_keys(host: &dyn Host, members: &[&str]) -> BTreeMap<String, String> {
-    let merged = host.read("/etc/pve/priv/known_hosts").unwrap_or_default();
+    let merged = host.read(finish::CLUSTER_KNOWN_HOSTS).unwrap_or_default();
     let mut keys = BTreeMap::new();
     for name in members {
         let own = host

@@ -12,6 +12,7 @@ mod cluster_plan;
 mod cluster_qdevice;
 mod cluster_status;
 mod corosync_totem;
+mod file_update;
 mod hosts;
 mod quorum_check;
 mod ssh_trust;

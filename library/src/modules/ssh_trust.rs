@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::file_update::{io_failure, update_file};
 use crate::ansible::{ChangeToken, Context, Failure, Module, Opt, Outcome, Spec, Type};
 use crate::cmd::{Cmd, CmdError};
 use crate::fsutil::{self, WriteOptions};
@@ -23,7 +24,6 @@ use crate::ssh::{self, HostEntry, PublicKey};
 /// `authorized_keys` on a cluster member is PVE's file in `/etc/pve/priv`,
 /// which every member may write at the same time: a write is read back and
 /// done again if another node's write replaced it.
-const WRITE_ATTEMPTS: usize = 5;
 const KEYGEN_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The module.
@@ -219,10 +219,6 @@ fn existing_key_type(ssh_dir: &Path) -> Option<String> {
 
 fn key_file(ssh_dir: &Path, key_type: &str) -> PathBuf {
     ssh_dir.join(format!("id_{key_type}"))
-}
-
-fn io_failure(what: &str, path: &Path, e: &io::Error) -> Failure {
-    Failure::new(format!("cannot {what} {}: {e}", path.display()))
 }
 
 /// Root's key pair: generated when missing, its public half rebuilt when
@@ -440,67 +436,4 @@ fn parse_public(public: &Path, text: &str) -> Result<String, Failure> {
 /// Others may read or write the private key.
 fn too_open_mode(meta: &fs::Metadata) -> bool {
     meta.mode() & 0o077 != 0
-}
-
-/// Reads `path` (a missing file is empty), plans with `plan`, and in a real
-/// run writes the result and reads it back until it holds (another node
-/// may write a shared file at the same time). Returns what the plan added
-/// and removed; adds a diff when something changes.
-fn update_file(
-    path: &Path,
-    new_file_mode: u32,
-    ctx: &mut Context<'_>,
-    diffs: &mut Vec<Value>,
-    plan: impl Fn(&str) -> (String, Vec<String>, Vec<String>),
-) -> Result<(Vec<String>, Vec<String>), Failure> {
-    let read = |path: &Path| match fs::read_to_string(path) {
-        Ok(text) => Ok(text),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(String::new()),
-        Err(e) => Err(io_failure("read", path, &e)),
-    };
-    let before = read(path)?;
-    let (after, added, removed) = plan(&before);
-    if after == before {
-        return Ok((added, removed));
-    }
-    // The whole file, twice, is only for the controller's diff mode.
-    if ctx.diff() {
-        diffs.push(json!({
-            "before": before,
-            "after": after,
-            "before_header": path.display().to_string(),
-            "after_header": path.display().to_string(),
-        }));
-    }
-    if ctx.check_mode() {
-        return Ok((added, removed));
-    }
-    let token = ctx.change_token()?;
-    let mut content = after;
-    for attempt in 1..=WRITE_ATTEMPTS {
-        let report = fsutil::write_atomic(
-            path,
-            content.as_bytes(),
-            &WriteOptions { new_file_mode },
-            &token,
-        )
-        .map_err(|e| Failure::new(e.to_string()))?;
-        for warning in report.warnings {
-            ctx.warn(warning);
-        }
-        let now = read(path)?;
-        let (again, _, _) = plan(&now);
-        if again == now {
-            break;
-        }
-        if attempt == WRITE_ATTEMPTS {
-            return Err(Failure::new(format!(
-                "{} kept being changed by someone else while it was written ({WRITE_ATTEMPTS} attempts); \
-                 run again when the other writer is done",
-                path.display()
-            )));
-        }
-        content = again;
-    }
-    Ok((added, removed))
 }

@@ -19,6 +19,9 @@ use serde::Serialize;
 pub const NODE_SUBDIRS: [&str; 4] = ["lxc", "qemu-server", "openvz", "priv"];
 /// The cluster's shared `authorized_keys`.
 pub const CLUSTER_AUTHORIZED_KEYS: &str = "/etc/pve/priv/authorized_keys";
+/// The cluster's `known_hosts` (PVE's `ssh_merge_known_hosts` writes it;
+/// `/etc/ssh/ssh_known_hosts` links to it).
+pub const CLUSTER_KNOWN_HOSTS: &str = "/etc/pve/priv/known_hosts";
 /// Root's `authorized_keys`, a link to the cluster's on a member.
 pub const ROOT_AUTHORIZED_KEYS: &str = "/root/.ssh/authorized_keys";
 /// What `pvecm add` ran last; the module runs it to finish a join.

@@ -143,6 +143,45 @@ pub fn plan_known_hosts(content: &str, entries: &[HostEntry]) -> KnownHostsPlan 
     }
 }
 
+/// Takes every name of `names` out of the file (plain or hashed): a line
+/// left with no name goes; others keep their remaining names. For a node
+/// that left the cluster.
+pub fn plan_forget_hosts(content: &str, names: &[String]) -> KnownHostsPlan {
+    let mut out = String::with_capacity(content.len());
+    let mut removed = Vec::new();
+    for raw in content.split_inclusive('\n') {
+        let Some(line) = parse_line(raw) else {
+            out.push_str(raw);
+            continue;
+        };
+        let (dropped, keep): (Vec<&str>, Vec<&str>) = line.patterns.iter().partition(|p| {
+            names
+                .iter()
+                .any(|n| pattern_names(p, &n.to_ascii_lowercase()))
+        });
+        if dropped.is_empty() {
+            out.push_str(raw);
+            continue;
+        }
+        removed.push(format!(
+            "{} {} (was: {})",
+            dropped.join(","),
+            line.key.kind,
+            raw.trim_end()
+        ));
+        if !keep.is_empty() {
+            out.push_str(&raw[..line.hosts.0]);
+            out.push_str(&keep.join(","));
+            out.push_str(&raw[line.hosts.1..]);
+        }
+    }
+    KnownHostsPlan {
+        content: out,
+        added: Vec::new(),
+        removed,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::digest::base64_encode;
@@ -231,5 +270,34 @@ mod tests {
                 e.key.bare()
             )
         );
+    }
+
+    #[test]
+    fn a_node_that_left_is_forgotten_by_every_name_plain_or_hashed() {
+        let old = key("ssh-rsa", 4, None);
+        let other = key("ssh-ed25519", 5, None);
+        let text = format!(
+            "pve4 {}\n10.0.0.4 {}\npve3,pve4,10.0.0.3 {}\n{} {}\n@cert-authority * {}\n",
+            old.bare(),
+            old.bare(),
+            other.bare(),
+            hashed("pve4", b"salt-of-16-bytes"),
+            old.bare(),
+            other.bare(),
+        );
+        let plan = plan_forget_hosts(&text, &["PVE4".into(), "10.0.0.4".into()]);
+        assert_eq!(
+            plan.content,
+            format!(
+                "pve3,10.0.0.3 {}\n@cert-authority * {}\n",
+                other.bare(),
+                other.bare()
+            )
+        );
+        assert_eq!(plan.removed.len(), 4, "{:?}", plan.removed);
+        assert!(plan.changed());
+        let again = plan_forget_hosts(&plan.content, &["pve4".into(), "10.0.0.4".into()]);
+        assert_eq!(again.content, plan.content);
+        assert!(!again.changed());
     }
 }

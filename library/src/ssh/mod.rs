@@ -6,7 +6,7 @@
 pub mod digest;
 mod known_hosts;
 
-pub use known_hosts::{plan_known_hosts, HostEntry, KnownHostsPlan};
+pub use known_hosts::{plan_forget_hosts, plan_known_hosts, HostEntry, KnownHostsPlan};
 
 /// The key types OpenSSH accepts in `authorized_keys` and `known_hosts`.
 const KEY_TYPES: &[&str] = &[
@@ -175,6 +175,44 @@ pub fn plan_authorized_keys(content: &str, wanted: &[PublicKey]) -> AuthorizedKe
     }
 }
 
+/// What taking a node's root key out of an `authorized_keys` file means
+/// for its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRemovalPlan {
+    /// The file's new text (the old one when no line goes).
+    pub content: String,
+    /// The lines taken out, as they were.
+    pub removed: Vec<String>,
+}
+
+/// Whether `key` is root's key of `node` by the comment `ssh-keygen` gives
+/// it on the node: `root@<node>`, or `root@<node>.<domain>`.
+pub fn is_root_key_of(key: &PublicKey, node: &str) -> bool {
+    let Some(host) = key.comment.as_deref().and_then(|c| c.strip_prefix("root@")) else {
+        return false;
+    };
+    let short = host.split('.').next().unwrap_or_default();
+    !node.is_empty() && short.eq_ignore_ascii_case(node)
+}
+
+/// Takes root's key of `node` (see [`is_root_key_of`]) out of an
+/// `authorized_keys` file, whatever options its lines have; keeps every
+/// other byte.
+pub fn plan_forget_root_key(content: &str, node: &str) -> KeyRemovalPlan {
+    let mut out = String::with_capacity(content.len());
+    let mut removed = Vec::new();
+    for raw in content.split_inclusive('\n') {
+        match authorized_key_of(raw) {
+            Some(key) if is_root_key_of(&key, node) => removed.push(raw.trim_end().to_string()),
+            _ => out.push_str(raw),
+        }
+    }
+    KeyRemovalPlan {
+        content: out,
+        removed,
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -194,6 +232,32 @@ pub(crate) mod tests {
             blob: blob(kind, fill),
             comment: comment.map(str::to_string),
         }
+    }
+
+    #[test]
+    fn a_nodes_root_key_is_known_by_its_comment_and_taken_out_with_its_options() {
+        let pve4 = key("ssh-rsa", 4, Some("root@pve4"));
+        let pve4_fqdn = key("ssh-ed25519", 5, Some("root@pve4.lab.test"));
+        let pve40 = key("ssh-rsa", 6, Some("root@pve40"));
+        let plain = key("ssh-rsa", 7, None);
+        let text = format!(
+            "# cluster keys\n{}\nfrom=\"10.0.0.0/8\" {}\n{}\n{}",
+            pve4.line(),
+            pve4_fqdn.line(),
+            pve40.line(),
+            plain.line()
+        );
+        let plan = plan_forget_root_key(&text, "pve4");
+        assert_eq!(
+            plan.content,
+            format!("# cluster keys\n{}\n{}", pve40.line(), plain.line())
+        );
+        assert_eq!(plan.removed.len(), 2);
+        assert_eq!(
+            plan_forget_root_key(&plan.content, "pve4").removed,
+            Vec::<String>::new()
+        );
+        assert!(!is_root_key_of(&plain, "pve4") && !is_root_key_of(&pve40, "pve4"));
     }
 
     #[test]
