@@ -185,6 +185,15 @@ fn cluster_side(text: &str) -> Option<Diagnosis> {
             "give this node's own addresses in links",
         );
     }
+    if let Some(line) = line_with(text, "cfs-lock 'file-corosync_conf' error") {
+        // PVE::Cluster::cfs_lock on the peer: addnode changed nothing yet.
+        return diag(
+            format!("the peer could not take the cluster's configuration lock ({line})"),
+            "the peer's cluster file system was not ready (just created or restarted, or \
+             without quorum), or another change held the lock; nothing was changed on the peer: \
+             check 'pvecm status' there, then run this task again",
+        );
+    }
     if has("cluster not ready - no quorum?") {
         return diag(
             "the cluster has no quorum, so it cannot accept a new node (cluster not ready - no quorum?)",
@@ -376,6 +385,16 @@ mod tests {
                 "An error occurred on the cluster node: corosync: link 1 exists in cluster config but wasn't specified for new node\n".into(),
                 String::new(),
                 "links do not match",
+            ),
+            (
+                "An error occurred on the cluster node: cfs-lock 'file-corosync_conf' error: pve cluster filesystem not online.\n".into(),
+                "Cluster join aborted!\n".into(),
+                "could not take the cluster's configuration lock",
+            ),
+            (
+                "An error occurred on the cluster node: cfs-lock 'file-corosync_conf' error: got lock request timeout\n".into(),
+                String::new(),
+                "another change held the lock",
             ),
             (
                 "An error occurred on the cluster node: cluster not ready - no quorum?\n".into(),
