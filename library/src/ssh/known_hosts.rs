@@ -75,9 +75,14 @@ fn pattern_names(pattern: &str, name: &str) -> bool {
     }
 }
 
-/// Pins every entry's key for all its names.
-pub fn plan_known_hosts(content: &str, entries: &[HostEntry]) -> KnownHostsPlan {
-    let mut covered: Vec<Vec<bool>> = entries.iter().map(|e| vec![false; e.names.len()]).collect();
+/// Rewrites every host line without the patterns `drop` picks (it sees the
+/// line's key and each pattern); a line left with no pattern goes. Other
+/// lines stay byte for byte. Returns the text and, for each line changed,
+/// `patterns type (was: line)`.
+fn without_patterns(
+    content: &str,
+    mut drop: impl FnMut(&PublicKey, &str) -> bool,
+) -> (String, Vec<String>) {
     let mut out = String::with_capacity(content.len() + 256);
     let mut removed = Vec::new();
     for raw in content.split_inclusive('\n') {
@@ -85,28 +90,8 @@ pub fn plan_known_hosts(content: &str, entries: &[HostEntry]) -> KnownHostsPlan 
             out.push_str(raw);
             continue;
         };
-        let mut keep: Vec<&str> = Vec::with_capacity(line.patterns.len());
-        let mut dropped: Vec<&str> = Vec::new();
-        for pattern in &line.patterns {
-            let mut stale = false;
-            for (e, entry) in entries.iter().enumerate() {
-                for (n, name) in entry.names.iter().enumerate() {
-                    if !pattern_names(pattern, name) {
-                        continue;
-                    }
-                    if entry.key.same_key(&line.key) {
-                        covered[e][n] = true;
-                    } else if entry.key.kind == line.key.kind {
-                        stale = true;
-                    }
-                }
-            }
-            if stale {
-                dropped.push(pattern);
-            } else {
-                keep.push(pattern);
-            }
-        }
+        let (dropped, keep): (Vec<&str>, Vec<&str>) =
+            line.patterns.iter().partition(|p| drop(&line.key, p));
         if dropped.is_empty() {
             out.push_str(raw);
             continue;
@@ -123,6 +108,29 @@ pub fn plan_known_hosts(content: &str, entries: &[HostEntry]) -> KnownHostsPlan 
             out.push_str(&raw[line.hosts.1..]);
         }
     }
+    (out, removed)
+}
+
+/// Pins every entry's key for all its names.
+pub fn plan_known_hosts(content: &str, entries: &[HostEntry]) -> KnownHostsPlan {
+    let mut covered: Vec<Vec<bool>> = entries.iter().map(|e| vec![false; e.names.len()]).collect();
+    // A pattern goes when it names a host with another key of the same type.
+    let (mut out, removed) = without_patterns(content, |key, pattern| {
+        let mut stale = false;
+        for (e, entry) in entries.iter().enumerate() {
+            for (n, name) in entry.names.iter().enumerate() {
+                if !pattern_names(pattern, name) {
+                    continue;
+                }
+                if entry.key.same_key(key) {
+                    covered[e][n] = true;
+                } else if entry.key.kind == key.kind {
+                    stale = true;
+                }
+            }
+        }
+        stale
+    });
     let mut added = Vec::new();
     for (entry, cov) in entries.iter().zip(&covered) {
         if entry.names.is_empty() || cov.iter().all(|c| *c) {
@@ -147,36 +155,12 @@ pub fn plan_known_hosts(content: &str, entries: &[HostEntry]) -> KnownHostsPlan 
 /// left with no name goes; others keep their remaining names. For a node
 /// that left the cluster.
 pub fn plan_forget_hosts(content: &str, names: &[String]) -> KnownHostsPlan {
-    let mut out = String::with_capacity(content.len());
-    let mut removed = Vec::new();
-    for raw in content.split_inclusive('\n') {
-        let Some(line) = parse_line(raw) else {
-            out.push_str(raw);
-            continue;
-        };
-        let (dropped, keep): (Vec<&str>, Vec<&str>) = line.patterns.iter().partition(|p| {
-            names
-                .iter()
-                .any(|n| pattern_names(p, &n.to_ascii_lowercase()))
-        });
-        if dropped.is_empty() {
-            out.push_str(raw);
-            continue;
-        }
-        removed.push(format!(
-            "{} {} (was: {})",
-            dropped.join(","),
-            line.key.kind,
-            raw.trim_end()
-        ));
-        if !keep.is_empty() {
-            out.push_str(&raw[..line.hosts.0]);
-            out.push_str(&keep.join(","));
-            out.push_str(&raw[line.hosts.1..]);
-        }
-    }
+    let names: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+    let (content, removed) = without_patterns(content, |_, pattern| {
+        names.iter().any(|n| pattern_names(pattern, n))
+    });
     KnownHostsPlan {
-        content: out,
+        content,
         added: Vec::new(),
         removed,
     }
