@@ -89,15 +89,15 @@ pub struct Report {
     /// The group as this host's variables give it.
     pub group: Option<String>,
     /// Its `pve_cluster_status` result (with `node_info`).
-    pub status: StatusReport,
+    pub status: StatusResult,
 }
 
 /// The part of a `pve_cluster_status` result the planner reads.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct StatusReport {
+pub struct StatusResult {
     /// The read failed. A role registers the result with `failed_when:
-    /// false`, which sets this to false; [`StatusReport::unread`] also
+    /// false`, which sets this to false; [`StatusResult::unread`] also
     /// looks at what a successful read always has.
     pub failed: bool,
     /// Its message.
@@ -130,7 +130,7 @@ pub struct StatusReport {
     pub qdevice: Option<Value>,
 }
 
-impl StatusReport {
+impl StatusResult {
     /// The state could not be read.
     pub fn unread(&self) -> bool {
         self.failed || self.in_cluster.is_none()

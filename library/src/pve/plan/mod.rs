@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 pub use args::JoinArgs;
-pub use input::{Input, JoinSettings, NameSource, NodeEntry, Play, Report, StatusReport};
+pub use input::{Input, JoinSettings, NameSource, NodeEntry, Play, Report, StatusResult};
 pub use table::{HostsEntry, KnownHost, TableNode};
 
 /// What the run is to do, or why it must not start.

@@ -2,7 +2,7 @@
 //! the first node, the joiners, and the nodes a cluster cannot take.
 
 use super::found::{report_of, Found};
-use super::input::{Input, StatusReport};
+use super::input::{Input, StatusResult};
 use super::table::TableNode;
 
 /// Where one node stands.
@@ -74,7 +74,7 @@ fn other_cluster(host: &str, cluster: &str, other: &str, target: &str, group: &s
 fn standing(
     input: &Input,
     node: &TableNode,
-    s: &StatusReport,
+    s: &StatusResult,
     found: &mut Found,
 ) -> (Standing, bool) {
     let host = node.host.as_str();
@@ -118,7 +118,7 @@ fn standing(
 }
 
 /// Why a node whose cluster state could not be read is refused.
-fn unread_reason(host: &str, s: &StatusReport) -> String {
+fn unread_reason(host: &str, s: &StatusResult) -> String {
     let msg = s.msg.clone().unwrap_or_else(|| "no result".to_string());
     match s.reason.as_deref() {
         Some("name_not_resolvable") => format!(
@@ -137,7 +137,7 @@ fn unread_reason(host: &str, s: &StatusReport) -> String {
 fn local_standing(
     input: &Input,
     node: &TableNode,
-    s: &StatusReport,
+    s: &StatusResult,
     found: &mut Found,
 ) -> Standing {
     let host = node.host.as_str();
@@ -239,7 +239,7 @@ pub fn cluster_state(input: &Input, table: &[TableNode], found: &mut Found) -> C
 /// cluster of the same name (a reinstalled node clustered on its own).
 fn check_strangers(
     input: &Input,
-    standings: &[(&TableNode, &StatusReport, Standing, bool)],
+    standings: &[(&TableNode, &StatusResult, Standing, bool)],
     first: Option<&str>,
     found: &mut Found,
 ) {
@@ -284,10 +284,10 @@ fn check_strangers(
 /// added it, and simply joins again.
 fn reinstalled(
     input: &Input,
-    standings: &[(&TableNode, &StatusReport, Standing, bool)],
+    standings: &[(&TableNode, &StatusResult, Standing, bool)],
     first: Option<&str>,
     node: &TableNode,
-    s: &StatusReport,
+    s: &StatusResult,
     found: &mut Found,
 ) -> bool {
     let Some((_, first_status, ..)) = standings
@@ -324,7 +324,7 @@ fn reinstalled(
 }
 
 /// What PVE's join refuses, found before anything is changed.
-fn check_joiner(node: &TableNode, s: &StatusReport, found: &mut Found) {
+fn check_joiner(node: &TableNode, s: &StatusResult, found: &mut Found) {
     let host = &node.host;
     if !s.guests.is_empty() {
         found.refuse(host, format!(
@@ -353,7 +353,7 @@ fn check_joiner(node: &TableNode, s: &StatusReport, found: &mut Found) {
     }
 }
 
-fn healthy(table: &[TableNode], s: &StatusReport, standing: &Standing, deferred: bool) -> bool {
+fn healthy(table: &[TableNode], s: &StatusResult, standing: &Standing, deferred: bool) -> bool {
     if deferred || *standing != (Standing::Member { finished: true }) || !s.quorate {
         return false;
     }
