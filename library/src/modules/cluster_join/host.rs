@@ -43,6 +43,11 @@ pub trait Host {
     fn sleep(&self, pause: Duration);
     /// Takes the node-local lock, waiting up to `wait`.
     fn lock(&self, wait: Duration) -> Result<Option<Lock>, String>;
+    /// pmxcfs' quorum as `PVE::Cluster::check_cfs_quorum` reads it: the
+    /// owner's write bit of the link `/etc/pve/local`, which pmxcfs shows
+    /// as 0777 when quorate and 0555 when not (`cfs-plug-link.c`). `None`
+    /// when there is no such link (pmxcfs not mounted).
+    fn cfs_quorate(&self) -> Option<bool>;
 }
 
 /// The node this runs on.
@@ -82,6 +87,14 @@ impl RealHost {
 }
 
 impl Host for RealHost {
+    fn cfs_quorate(&self) -> Option<bool> {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::symlink_metadata(self.at("/etc/pve/local")).ok()?;
+        meta.file_type()
+            .is_symlink()
+            .then(|| meta.permissions().mode() & 0o200 != 0)
+    }
+
     fn read(&self, path: &str) -> Option<String> {
         std::fs::read(self.at(path))
             .ok()

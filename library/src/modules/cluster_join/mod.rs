@@ -245,6 +245,7 @@ fn observe(ctx: &Context<'_>, host: &dyn Host) -> Result<Probe, Failure> {
         local_conf: conf_summary(host, corosync_conf::LOCAL_CONF)?,
         authkey: host.exists(join::AUTHKEY),
         corosync_running: host.process_running("corosync"),
+        cfs_quorate: host.cfs_quorate(),
         guests: guests(host, &node),
         node,
         ..Observed::default()

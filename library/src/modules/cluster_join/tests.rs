@@ -36,6 +36,9 @@ struct FakeHost<'a> {
     clock: Cell<Duration>,
     sleeps: RefCell<Vec<Duration>>,
     probes: RefCell<Vec<(String, u16)>>,
+    /// How many reads of pmxcfs' quorum after the join still say "not
+    /// quorate" (pmxcfs follows corosync a moment later).
+    cfs_lag: Cell<u32>,
 }
 
 impl FakeHost<'_> {
@@ -102,6 +105,19 @@ impl Host for FakeHost<'_> {
     }
     fn lock(&self, _wait: Duration) -> Result<Option<crate::lock::Lock>, String> {
         self.lock.clone().map(|()| None)
+    }
+    fn cfs_quorate(&self) -> Option<bool> {
+        let joined = self
+            .runner
+            .commands()
+            .iter()
+            .any(|c| c.starts_with("pvecm add"));
+        let lag = self.cfs_lag.get();
+        if joined && lag > 0 {
+            self.cfs_lag.set(lag - 1);
+            return Some(false);
+        }
+        joined.then_some(true)
     }
 }
 
@@ -332,6 +348,7 @@ fn host<'a>(runner: &'a FakeRunner, before: NodeFiles, after: NodeFiles) -> Fake
         clock: Cell::new(Duration::ZERO),
         sleeps: RefCell::new(Vec::new()),
         probes: RefCell::new(Vec::new()),
+        cfs_lag: Cell::new(0),
     }
 }
 
@@ -999,4 +1016,30 @@ fn a_corosync_conf_that_cannot_be_parsed_stops_the_join_instead_of_passing_for_n
             assert!(mutating_commands(&runner).is_empty());
         }
     }
+}
+
+#[test]
+fn a_join_is_done_only_once_pmxcfs_counts_the_quorum_too() {
+    // The bed and a real node: corosync is quorate a moment before pmxcfs
+    // is (status.c), and the next join through this node needs pmxcfs'
+    // quorum for PVE's cluster lock.
+    let cmd = expected_command(Way::Ssh, false);
+    let runner = runner_for(State::Standalone, true)
+        .answer("pvecm status", &status_text("lab", 2, 2, true), "", 0)
+        .answer("pvecm nodes", &nodes_text(&["pve1", "pve2"], "pve2"), "", 0)
+        .answer(&cmd, "successfully added node 'pve2' to cluster.\n", "", 0);
+    let h = host(
+        &runner,
+        standalone_files(),
+        member_files("lab", &["pve1", "pve2"]),
+    );
+    h.cfs_lag.set(2);
+    let out = run(params(Way::Ssh, false), false, &runner, &h).expect("joined");
+    assert!(out.changed);
+    assert_eq!(h.cfs_lag.get(), 0);
+    assert_eq!(
+        h.sleeps.borrow().len(),
+        2,
+        "one poll per read that said not quorate"
+    );
 }

@@ -51,6 +51,10 @@ pub struct Observed {
     pub corosync_running: bool,
     /// The cluster is quorate (as `pvecm status` says).
     pub quorate: bool,
+    /// pmxcfs' own view of the quorum, which follows corosync's a moment
+    /// later and which PVE's cluster lock needs (`check_cfs_quorum`);
+    /// `None` when it could not be read.
+    pub cfs_quorate: Option<bool>,
     /// Names of the members corosync currently sees.
     pub members: Vec<String>,
     /// Guest configs in `/etc/pve` (`qemu-server/100.conf` for this
@@ -216,11 +220,14 @@ fn separate_steps(node: &str) -> Vec<String> {
 
 /// Whether a create or join has finished: a member of the target cluster,
 /// quorate.
+/// The node is a member of a quorate `target`, and pmxcfs knows it: the
+/// next join through this node takes PVE's cluster lock, which fails with
+/// "pve cluster filesystem not online" until pmxcfs counts the quorum too.
 pub fn is_done(obs: &Observed, target: &str) -> bool {
     matches!(
         membership(obs, target),
         Relation::Member { quorate: true, .. }
-    )
+    ) && obs.cfs_quorate != Some(false)
 }
 
 fn list_or_none(items: &[String]) -> String {
@@ -265,9 +272,23 @@ mod tests {
             authkey: true,
             corosync_running: true,
             quorate: true,
+            cfs_quorate: Some(true),
             members: vec!["pve1".into(), "pve2".into()],
             guests: vec![],
         }
+    }
+
+    #[test]
+    fn a_member_is_done_once_pmxcfs_is_quorate_too() {
+        let mut obs = member("lab");
+        assert!(is_done(&obs, "lab"));
+        obs.cfs_quorate = None;
+        assert!(
+            is_done(&obs, "lab"),
+            "unknown (pmxcfs not readable) does not hold it up"
+        );
+        obs.cfs_quorate = Some(false);
+        assert!(!is_done(&obs, "lab"));
     }
 
     #[test]
