@@ -2,7 +2,8 @@
 //! real line shapes (plain and hashed hosts, options, markers, wildcards,
 //! comments, garbage): no panic, planning again changes nothing, every key
 //! wanted is then there, lines that do not concern the hosts are kept, and
-//! no wanted name keeps another key of the same type.
+//! no wanted name keeps another key of the same type; a node forgotten is
+//! named by no line OpenSSH reads, and its root key is on no line.
 //!
 //! `PROPTEST_CASES=N` runs N cases per property instead of the defaults.
 
@@ -12,7 +13,8 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use pve_cluster::ssh::digest::{base64_encode, hmac_sha1};
 use pve_cluster::ssh::{
-    authorized_key_of, plan_authorized_keys, plan_known_hosts, HostEntry, PublicKey,
+    authorized_key_of, is_root_key_of, plan_authorized_keys, plan_forget_hosts,
+    plan_forget_root_key, plan_known_hosts, HostEntry, PublicKey,
 };
 
 const TYPES: &[&str] = &["ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256"];
@@ -177,5 +179,71 @@ proptest! {
         let again = plan_authorized_keys(&plan.content, &wanted);
         prop_assert!(again.added.is_empty());
         prop_assert_eq!(again.content, plan.content);
+    }
+
+    #[test]
+    fn a_forgotten_node_is_named_nowhere_and_the_rest_is_kept(
+        text in file(known_hosts_line()),
+        gone in prop::collection::btree_set(select(&["pve1", "pve1.lab", "10.0.0.1", "PVE2"][..]), 1..3),
+    ) {
+        let gone: Vec<String> = gone.into_iter().map(str::to_string).collect();
+        let plan = plan_forget_hosts(&text, &gone);
+        for line in plan.content.lines() {
+            let Some(patterns) = line.split_whitespace().next() else { continue };
+            if patterns.starts_with(['@', '#']) || PublicKey::parse(line[patterns.len()..].trim()).is_err() {
+                continue;
+            }
+            for p in patterns.split(',') {
+                prop_assert!(!gone.iter().any(|n| names(p, &n.to_ascii_lowercase())), "{:?} still names it", line);
+            }
+        }
+        // Lines that name none of them stay byte for byte, in order.
+        let names_gone = |l: &str| {
+            let first = l.split_whitespace().next().unwrap_or("");
+            !first.starts_with(['@', '#'])
+                && PublicKey::parse(l.trim()[first.len()..].trim()).is_ok()
+                && first.split(',').any(|p| gone.iter().any(|n| names(p, &n.to_ascii_lowercase())))
+        };
+        let out: Vec<&str> = plan.content.split_inclusive('\n').collect();
+        let mut rest = out.iter();
+        for line in text.split_inclusive('\n').filter(|l| !names_gone(l)) {
+            prop_assert!(rest.any(|o| *o == line), "lost or moved {:?}", line);
+        }
+        let again = plan_forget_hosts(&plan.content, &gone);
+        prop_assert!(!again.changed());
+        prop_assert_eq!(again.content, plan.content);
+    }
+
+    #[test]
+    fn a_forgotten_root_key_is_on_no_line_and_the_rest_is_kept(
+        lines in prop::collection::vec(
+            (select(&["", "no-pty ", "from=\"a b\" "][..]), select(TYPES), 0u8..3,
+             select(&["", "root@pve1", "root@pve1.lab", "root@pve10", "root@PVE1", "admin@pve1"][..])),
+            0..6),
+    ) {
+        let text: String = lines
+            .iter()
+            .map(|(o, k, f, c)| {
+                let mut key = key(k, *f);
+                key.comment = (!c.is_empty()).then(|| c.to_string());
+                format!("{o}{}\n", key.line())
+            })
+            .collect();
+        let plan = plan_forget_root_key(&text, "pve1");
+        for line in plan.content.lines() {
+            let key = authorized_key_of(line).expect("a key line");
+            prop_assert!(!is_root_key_of(&key, "pve1"), "{:?}", line);
+        }
+        let expected: String = lines
+            .iter()
+            .filter(|(_, _, _, c)| !["root@pve1", "root@pve1.lab", "root@PVE1"].contains(c))
+            .map(|(o, k, f, c)| {
+                let mut key = key(k, *f);
+                key.comment = (!c.is_empty()).then(|| c.to_string());
+                format!("{o}{}\n", key.line())
+            })
+            .collect();
+        prop_assert_eq!(&plan.content, &expected);
+        prop_assert_eq!(plan.removed.len(), lines.len() - expected.lines().count());
     }
 }
