@@ -30,9 +30,29 @@ def rust_sources():
         rel = path.relative_to(ROOT)
         if "tests" in rel.parts or path.name in ("tests.rs", "fixtures.rs") or "target" in rel.parts:
             continue
-        text = path.read_text()
-        cut = text.find("#[cfg(test)]")
-        yield rel, text if cut < 0 else text[:cut]
+        yield rel, without_tests(path.read_text())
+
+
+def without_tests(text):
+    """The text without its `#[cfg(test)]` items: from the attribute to the
+    end of the item's braces (to the end of the file when they do not
+    balance), so that code after a test module is still read."""
+    while True:
+        start = text.find("#[cfg(test)]")
+        if start < 0:
+            return text
+        brace = text.find("{", start)
+        semi = text.find(";", start)
+        if brace < 0 or 0 <= semi < brace:
+            text = text[:start] + text[(semi + 1 if semi >= 0 else len(text)):]
+            continue
+        depth, end = 0, len(text)
+        for i in range(brace, len(text)):
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            if depth == 0:
+                end = i + 1
+                break
+        text = text[:start] + text[end:]
 
 
 def code_lines(text):
@@ -175,9 +195,7 @@ def module_edges(crate):
              if p.name not in ("tests.rs", "fixtures.rs")}
     edges = set()
     for here, path in files.items():
-        text = path.read_text()
-        cut = text.find("#[cfg(test)]")
-        for ref in references(text if cut < 0 else text[:cut]):
+        for ref in references(without_tests(path.read_text())):
             segs = ref.split("::")
             if segs[0] == "crate":
                 target = segs[1:]
