@@ -7,7 +7,6 @@
 //! without reinstalling run on it over root SSH first ("Separate a Node
 //! Without Reinstalling"); its guests' files stay on it.
 
-use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -24,6 +23,7 @@ use crate::pve::finish::{CLUSTER_AUTHORIZED_KEYS, CLUSTER_KNOWN_HOSTS};
 use crate::pve::remove::{self, Decision, Facts, Removal};
 use crate::ssh;
 
+use super::cluster_join::host::{node_guests, RealHost};
 use super::file_update::update_file;
 
 /// How long `pvecm delnode` may take.
@@ -441,22 +441,9 @@ fn read_conf() -> Result<CorosyncConf, Failure> {
     }
 }
 
-/// Guest configurations in `/etc/pve/nodes/<node>`.
+/// The guest configurations in `/etc/pve/nodes/<node>`.
 fn guests(node: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for kind in ["qemu-server", "lxc"] {
-        let Ok(entries) = fs::read_dir(format!("/etc/pve/nodes/{node}/{kind}")) else {
-            continue;
-        };
-        let mut names: Vec<String> = entries
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".conf"))
-            .collect();
-        names.sort();
-        found.extend(names.into_iter().map(|n| format!("{kind}/{n}")));
-    }
-    found
+    node_guests(&RealHost::from_env(), node)
 }
 
 /// A node the cluster no longer lists: with `remove_directory`, its

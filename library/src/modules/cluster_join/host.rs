@@ -186,15 +186,25 @@ pub fn guests(host: &dyn Host, node: &str) -> Vec<String> {
     nodes.sort_by_key(|n| n != node);
     let mut found = Vec::new();
     for owner in nodes {
-        for kind in ["qemu-server", "lxc"] {
-            for name in host.list_dir(&format!("/etc/pve/nodes/{owner}/{kind}")) {
-                if name.ends_with(".conf") {
-                    found.push(if owner == node {
-                        format!("{kind}/{name}")
-                    } else {
-                        format!("nodes/{owner}/{kind}/{name}")
-                    });
-                }
+        for guest in node_guests(host, &owner) {
+            found.push(if owner == node {
+                guest
+            } else {
+                format!("nodes/{owner}/{guest}")
+            });
+        }
+    }
+    found
+}
+
+/// The guest configurations in one node's directory of `/etc/pve/nodes`,
+/// as `qemu-server/100.conf` and `lxc/101.conf`, sorted by kind, then name.
+pub fn node_guests(host: &dyn Host, node: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for kind in ["qemu-server", "lxc"] {
+        for name in host.list_dir(&format!("/etc/pve/nodes/{node}/{kind}")) {
+            if name.ends_with(".conf") {
+                found.push(format!("{kind}/{name}"));
             }
         }
     }
